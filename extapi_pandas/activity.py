@@ -1,0 +1,318 @@
+"""`ExternalAPI`: the reusable definition of one enrichment (what to call, how to map)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from extapi_pandas.errors import ConfigurationError
+from extapi_pandas.http.auth import Auth
+from extapi_pandas.mapping import Column, CompiledMapping, compile_mapping
+from extapi_pandas.options import GUARD_FIELDS, Guard, Retry, Timeout
+from extapi_pandas.redaction import MASK, Redactor, is_sensitive_name
+
+__all__ = ["ExternalAPI", "build_api"]
+
+Method = Literal["GET", "POST", "PUT"]
+OnError = Literal["raise", "continue"]
+OnConflict = Literal["raise", "overwrite", "suffix"]
+MissingCampaign = Literal["raise", "skip"]
+Strings = Literal["category", "str"]
+Assign = Literal["broadcast", "lookup", "sequential"]
+
+
+@dataclass(frozen=True, repr=False)
+class ExternalAPI:
+    """What to call once per campaign, and how to map the response to columns.
+
+    Args:
+        url: Endpoint URL; may contain `{column}` placeholders filled per campaign.
+        method: `"GET"`, `"POST"` or `"PUT"`.
+        params: Query parameters; values may contain placeholders.
+        headers: Request headers; values may contain placeholders.
+        json: JSON request body; a string that is exactly one placeholder keeps the
+            value's type (`"{count}"` sends a number).
+        auth: An `Auth` scheme such as `BearerToken`.
+        campaign: Audience column(s) naming the campaign; None makes the whole frame
+            one campaign.
+        columns: Output column name to JSONPath string or `Column`.
+        records: JSONPath of an array; each element gives one row, and column paths
+            are read relative to the element.
+        on: Lookup key for `records`: audience column to response column.
+        assign: How rows reach profiles: `"broadcast"` (one row per campaign),
+            `"lookup"` (needs `on`) or `"sequential"` (record i to the campaign's
+            i-th profile). None picks from `records` and `on`.
+        schema: pandera `DataFrameSchema` or `DataFrameModel` for the extracted rows.
+        on_error: `"raise"` or `"continue"` (failed campaigns keep their rows with
+            nulls, and the `extapi_status` column tells why).
+        on_conflict: What a new column whose name the audience already has does:
+            `"raise"`, `"overwrite"` or `"suffix"` (adds `_extapi`).
+        missing_campaign: Rows with a missing campaign key: `"raise"`, or `"skip"`
+            (they keep nulls in the new columns and get no request).
+        strings: Broadcast string columns as `"category"` (default: small and fast,
+            one code per row) or as `"str"`.
+        max_concurrency: Requests in flight at once across campaigns.
+        timeout: `Timeout`, or total seconds per campaign call.
+        retries: `Retry`, or the number of retries.
+        guard: `Guard` rails on URLs, sizes, redirects and content types.
+        verify: TLS certificate check: True for the system trust store, a path to a
+            PEM bundle of trusted CAs, or an `ssl.SSLContext`. It cannot be turned
+            off.
+
+    Example:
+        >>> api = ExternalAPI(
+        ...     "https://api.example.com/offers",
+        ...     params={"market": "{market}"},
+        ...     campaign="campaign_id",
+        ...     columns={"offer": "$.offers[0].name"},
+        ... )
+        >>> api.method
+        'GET'
+    """
+
+    url: str
+    method: Method = "GET"
+    params: Mapping[str, Any] | None = None
+    headers: Mapping[str, str] | None = None
+    json: Any = None
+    auth: Auth | None = None
+    campaign: str | Sequence[str] | None = None
+    columns: Mapping[str, str | Column] = field(default_factory=dict)
+    records: str | None = None
+    on: Mapping[str, str] | None = None
+    assign: Assign | None = None
+    schema: Any = None
+    on_error: OnError = "raise"
+    on_conflict: OnConflict = "raise"
+    missing_campaign: MissingCampaign = "raise"
+    strings: Strings = "category"
+    max_concurrency: int = 16
+    timeout: Timeout = field(default_factory=Timeout)
+    retries: Retry = field(default_factory=Retry)
+    guard: Guard = field(default_factory=Guard)
+    verify: bool | str | ssl.SSLContext = True
+    mapping: CompiledMapping = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.url, str) or not self.url:
+            raise ConfigurationError(f"url must be a non-empty string, got {self.url!r}")
+        method = str(self.method).upper()
+        object.__setattr__(self, "method", method)
+        _check_choice("method", method, Method)
+        _check_choice("on_error", self.on_error, OnError)
+        _check_choice("on_conflict", self.on_conflict, OnConflict)
+        _check_choice("missing_campaign", self.missing_campaign, MissingCampaign)
+        _check_choice("strings", self.strings, Strings)
+        if self.assign is not None:
+            _check_choice("assign", self.assign, Assign)
+        object.__setattr__(self, "timeout", Timeout.coerce(self.timeout))
+        object.__setattr__(self, "retries", Retry.coerce(self.retries))
+        if not (self.verify is True or isinstance(self.verify, str | ssl.SSLContext)):
+            raise ConfigurationError(
+                f"verify must be True, a path to a CA bundle or an ssl.SSLContext, got "
+                f"{self.verify!r}; certificate checks cannot be turned off"
+            )
+        if not isinstance(self.guard, Guard):
+            raise ConfigurationError(f"guard must be a Guard, got {self.guard!r}")
+        if self.auth is not None and not isinstance(self.auth, Auth):
+            raise ConfigurationError(
+                f"auth must be an Auth scheme such as BearerToken(...), got "
+                f"{type(self.auth).__name__}"
+            )
+        if isinstance(self.max_concurrency, bool) or not isinstance(
+            self.max_concurrency, int
+        ) or self.max_concurrency < 1:
+            raise ConfigurationError(
+                f"max_concurrency must be a whole number of 1 or more, got "
+                f"{self.max_concurrency!r}"
+            )
+        if self.json is not None and method == "GET":
+            raise ConfigurationError(
+                "json= sends a request body, which GET does not carry; pass "
+                "method='POST' (or 'PUT'), or move the values to params="
+            )
+        self._check_shape()
+        columns = dict(self.columns) if isinstance(self.columns, Mapping) else self.columns
+        for response_key in (self.on or {}).values():
+            if isinstance(columns, dict) and response_key not in columns:
+                # The key is read from each record even when it is not an output.
+                columns[response_key] = Column("$[" + json.dumps(response_key) + "]")
+        object.__setattr__(
+            self, "mapping", compile_mapping(columns, records=self.records)
+        )
+
+    def _check_shape(self) -> None:
+        if self.on is not None:
+            if not isinstance(self.on, Mapping) or not self.on:
+                raise ConfigurationError(
+                    "on= maps audience columns to response columns, for example "
+                    f"on={{'region': 'region_code'}}; got {self.on!r}"
+                )
+            if self.records is None:
+                raise ConfigurationError(
+                    "on= looks rows up in a list of records, so it needs records=, "
+                    "the JSONPath of that list, for example records='$.regions[*]'"
+                )
+        assign = self.resolved_assign
+        if assign == "lookup" and self.on is None:
+            raise ConfigurationError(
+                "assign='lookup' needs on=, mapping an audience column to a response "
+                "column, for example on={'region': 'region_code'}"
+            )
+        if assign in ("lookup", "sequential") and self.records is None:
+            raise ConfigurationError(
+                f"assign={assign!r} needs records=, the JSONPath of the list of records"
+            )
+        if assign == "broadcast" and self.records is not None:
+            raise ConfigurationError(
+                "records= gives several rows per campaign, so they cannot be "
+                "broadcast; pass on= for a lookup by key, or assign='sequential'"
+            )
+        if self.records is not None and self.on is None and self.assign is None:
+            raise ConfigurationError(
+                "records= gives several rows per campaign; say how they reach the "
+                "profiles: on={'audience_column': 'response_column'} for a lookup "
+                "by key, or assign='sequential' to give record i to the i-th profile"
+            )
+
+    @property
+    def resolved_assign(self) -> Assign:
+        """The assignment mode, from `assign` or else from `records` and `on`."""
+        if self.assign is not None:
+            return self.assign
+        if self.on is not None:
+            return "lookup"
+        return "broadcast"
+
+    @property
+    def output_columns(self) -> list[str]:
+        """Columns added to the audience: the mapping without the lookup keys."""
+        keys = set((self.on or {}).values())
+        return [name for name in self.mapping.names if name not in keys]
+
+    @property
+    def campaign_columns(self) -> list[str]:
+        """The campaign columns as a list; empty when the frame is one campaign."""
+        if self.campaign is None:
+            return []
+        if isinstance(self.campaign, str):
+            return [self.campaign]
+        return list(self.campaign)
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """Return the TLS context for `verify`; None means the system default."""
+        if isinstance(self.verify, ssl.SSLContext):
+            return self.verify
+        if isinstance(self.verify, str):
+            try:
+                return ssl.create_default_context(cafile=self.verify)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigurationError(
+                    f"verify={self.verify!r} is not a readable PEM file of CA "
+                    f"certificates: {exc}"
+                ) from exc
+        return None
+
+    def redactor(self) -> Redactor:
+        """Return a redactor for this definition's auth and credential headers."""
+        secrets = self.auth.secrets() if self.auth is not None else []
+        for name, value in (self.headers or {}).items():
+            if is_sensitive_name(name) and isinstance(value, str):
+                secrets.append(value)
+                secrets.extend(value.split()[1:])  # "Bearer <token>" → "<token>"
+        for name, value in (self.params or {}).items():
+            if is_sensitive_name(name) and isinstance(value, str):
+                secrets.append(value)
+        return Redactor(secrets)
+
+    def replace(self, **changes: Any) -> ExternalAPI:
+        """Return a copy with `changes` applied; the same keywords as `enrich`."""
+        return build_api(self, changes)
+
+    def __repr__(self) -> str:
+        redactor = self.redactor()
+        parts = [f"url={redactor.url(self.url)!r}", f"method={self.method!r}"]
+        if self.campaign is not None:
+            parts.append(f"campaign={self.campaign!r}")
+        if self.params:
+            parts.append(f"params={_masked(self.params, redactor)!r}")
+        if self.headers:
+            parts.append(f"headers={redactor.headers(self.headers)!r}")
+        if self.auth is not None:
+            parts.append(f"auth={self.auth!r}")
+        parts.append(f"columns={_column_paths(self.mapping)!r}")
+        for name in ("records", "on", "assign"):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{name}={value!r}")
+        return f"ExternalAPI({', '.join(parts)})"
+
+
+_API_FIELDS = [f.name for f in dataclasses.fields(ExternalAPI) if f.init]
+_SHORTCUTS = sorted(GUARD_FIELDS)
+
+
+def build_api(source: str | ExternalAPI, options: Mapping[str, Any]) -> ExternalAPI:
+    """Build an `ExternalAPI` from a URL or an existing definition plus keywords.
+
+    Guard fields (`max_bytes`, `follow_redirects`, `allow_http`, ...) are accepted
+    as keywords and folded into `guard`.
+
+    Raises:
+        ConfigurationError: A keyword is unknown (the message lists the valid ones),
+            or a value is invalid.
+    """
+    unknown = sorted(set(options) - set(_API_FIELDS) - set(_SHORTCUTS) - {"url"})
+    if unknown:
+        raise ConfigurationError(
+            f"unknown option(s) {', '.join(map(repr, unknown))}; valid options are: "
+            + ", ".join([*_API_FIELDS, *_SHORTCUTS])
+        )
+    fields = {k: v for k, v in options.items() if k not in GUARD_FIELDS}
+    guard_changes = {k: v for k, v in options.items() if k in GUARD_FIELDS}
+    if isinstance(source, ExternalAPI):
+        base = {name: getattr(source, name) for name in _API_FIELDS}
+        base.update(fields)
+    elif isinstance(source, str):
+        if "url" in fields:
+            raise ConfigurationError("pass the URL once, as the first argument")
+        base = {"url": source, **fields}
+    else:
+        raise ConfigurationError(
+            f"source must be a URL string or an ExternalAPI, got {type(source).__name__}"
+        )
+    if guard_changes:
+        guard = base.get("guard") or Guard()
+        if not isinstance(guard, Guard):
+            raise ConfigurationError(f"guard must be a Guard, got {guard!r}")
+        try:
+            base["guard"] = guard.replace(**guard_changes)
+        except TypeError as exc:
+            raise ConfigurationError(str(exc)) from exc
+    try:
+        return ExternalAPI(**base)
+    except TypeError as exc:  # a missing or duplicated argument
+        raise ConfigurationError(str(exc)) from exc
+
+
+def _check_choice(name: str, value: Any, choices: Any) -> None:
+    valid = get_args(choices)
+    if value not in valid:
+        raise ConfigurationError(
+            f"invalid {name}={value!r}; valid values are {', '.join(map(repr, valid))}"
+        )
+
+
+def _masked(params: Mapping[str, Any], redactor: Redactor) -> dict[str, Any]:
+    return {
+        name: MASK if is_sensitive_name(name) else redactor.text(str(value))
+        for name, value in params.items()
+    }
+
+
+def _column_paths(mapping: CompiledMapping) -> dict[str, str]:
+    return {name: column.path for name, column in mapping.columns.items()}

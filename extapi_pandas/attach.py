@@ -1,0 +1,226 @@
+"""Attach the small enrichment frame to the audience without copying the audience."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from extapi_pandas.errors import AttachError
+
+__all__ = [
+    "STATUS_COLUMN",
+    "assemble",
+    "broadcast_rows",
+    "lookup_rows",
+    "resolve_names",
+    "sequential_rows",
+    "take_column",
+]
+
+STATUS_COLUMN = "extapi_status"
+_SUFFIX = "_extapi"
+
+
+def resolve_names(
+    audience_columns: Iterable[Any], names: list[str], on_conflict: str
+) -> dict[str, str]:
+    """Map each new column name to the name it gets in the result.
+
+    Raises:
+        AttachError: A name already exists in the audience and `on_conflict` is
+            `"raise"`.
+    """
+    existing = {str(c) for c in audience_columns}
+    resolved: dict[str, str] = {}
+    clashes = [name for name in names if name in existing]
+    if clashes and on_conflict == "raise":
+        raise AttachError(
+            f"new column(s) {', '.join(map(repr, clashes))} already exist in the "
+            "audience; rename them in columns=, or pass on_conflict='overwrite' to "
+            f"replace them or on_conflict='suffix' to add them as '<name>{_SUFFIX}'"
+        )
+    taken = set(existing) | set(names)
+    for name in names:
+        if name in existing and on_conflict == "suffix":
+            candidate = f"{name}{_SUFFIX}"
+            number = 2
+            while candidate in taken:
+                candidate = f"{name}{_SUFFIX}{number}"
+                number += 1
+            taken.add(candidate)
+            resolved[name] = candidate
+        else:
+            resolved[name] = name
+    return resolved
+
+
+def broadcast_rows(
+    codes: np.ndarray[Any, Any], row_of_campaign: np.ndarray[Any, Any]
+) -> np.ndarray[Any, Any]:
+    """Return, for each audience row, the enrichment row of its campaign (-1: none).
+
+    `row_of_campaign[c]` is campaign c's row in the small frame, or -1 when the
+    campaign failed or was skipped; rows with code -1 get -1.
+    """
+    table = np.append(row_of_campaign, -1).astype(_index_dtype(len(row_of_campaign)))
+    return table[codes]
+
+
+def lookup_rows(
+    codes: np.ndarray[Any, Any],
+    audience_keys: list[pd.Series],
+    record_campaigns: np.ndarray[Any, Any],
+    record_keys: list[pd.Series],
+    key_names: list[tuple[str, str]],
+    campaign_keys: list[Any],
+) -> np.ndarray[Any, Any]:
+    """Return, for each audience row, the record of its campaign whose key matches.
+
+    Rows whose campaign has no record with their key get -1.
+
+    Raises:
+        AttachError: The key dtypes cannot match, or a campaign's records repeat
+            a key.
+    """
+    n_campaigns = int(record_campaigns.max()) + 1 if len(record_campaigns) else 0
+    row_key = np.zeros(len(codes), dtype=np.int64)
+    record_key = np.zeros(len(record_campaigns), dtype=np.int64)
+    record_valid = np.ones(len(record_campaigns), dtype=bool)
+    row_valid = codes >= 0
+    width = 1
+    for audience_key, response_key, names in zip(audience_keys, record_keys, key_names,
+                                                 strict=True):
+        _check_key_dtypes(audience_key, response_key, names)
+        row_part, uniques = pd.factorize(audience_key, use_na_sentinel=True)
+        record_part = pd.Index(uniques).get_indexer(pd.Index(response_key))
+        row_valid &= row_part >= 0
+        record_valid &= record_part >= 0
+        size = len(uniques)
+        row_key = row_key * size + row_part
+        record_key = record_key * size + record_part
+        width *= max(size, 1)
+    combined = record_campaigns.astype(np.int64) * width + record_key
+    combined_valid = combined[record_valid]
+    if len(np.unique(combined_valid)) != len(combined_valid):
+        raise _duplicate_key_error(combined_valid, record_campaigns[record_valid],
+                                   record_keys, record_valid, key_names, campaign_keys)
+    table = pd.Series(np.flatnonzero(record_valid), index=combined_valid)
+    row_combined = codes.astype(np.int64) * width + row_key
+    if n_campaigns and width and n_campaigns * width <= 4 * len(codes) + 1024:
+        dense = np.full(n_campaigns * width + 1, -1, dtype=np.int64)
+        dense[table.index.to_numpy()] = table.to_numpy()
+        row_combined = np.where(row_valid & (codes < n_campaigns), row_combined, -1)
+        return dense[row_combined]
+    positions = pd.Index(table.index).get_indexer(row_combined)
+    found = table.to_numpy()[positions]
+    return np.where(row_valid & (positions >= 0), found, -1)
+
+
+def sequential_rows(
+    codes: np.ndarray[Any, Any],
+    record_start: np.ndarray[Any, Any],
+    record_count: np.ndarray[Any, Any],
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Give the i-th profile of each campaign the campaign's i-th record.
+
+    Returns:
+        The record row per audience row (-1 when there is none) and, per campaign,
+        the number of profiles left without a record.
+    """
+    valid = codes >= 0
+    rank = np.zeros(len(codes), dtype=np.int64)
+    if valid.any():
+        rank[valid] = pd.Series(codes[valid]).groupby(codes[valid]).cumcount().to_numpy()
+    safe_codes = np.where(valid, codes, 0)
+    start = np.asarray(record_start, dtype=np.int64)[safe_codes]
+    count = np.asarray(record_count, dtype=np.int64)[safe_codes]
+    has_record = valid & (start >= 0) & (rank < count)
+    rows = np.where(has_record, start + rank, -1)
+    short = np.bincount(codes[valid & ~has_record & (start >= 0)].astype(np.int64),
+                        minlength=len(record_start))
+    return rows, short
+
+
+def take_column(series: pd.Series, rows: np.ndarray[Any, Any], *,
+                as_category: bool) -> Any:
+    """Return `series` values at `rows`, with -1 giving a missing value.
+
+    Strings become a `Categorical` built from the small frame's values and integer
+    codes, so a 10-million-row column costs one small code per row.
+    """
+    if as_category and isinstance(series.dtype, pd.StringDtype):
+        value_codes, categories = pd.factorize(series, use_na_sentinel=True)
+        table = np.append(value_codes, -1).astype(_index_dtype(len(categories)))
+        return pd.Categorical.from_codes(table[rows], categories=categories,
+                                         validate=False)
+    return series.array.take(rows.astype(np.intp, copy=False), allow_fill=True)
+
+
+def assemble(
+    audience: pd.DataFrame, new_columns: Mapping[str, Any]
+) -> pd.DataFrame:
+    """Return a new frame: the audience's columns (not copied) plus `new_columns`.
+
+    Arrays are assigned by position, so a duplicated index or a MultiIndex is kept
+    as it is.
+    """
+    result = audience.copy(deep=False)
+    for name, values in new_columns.items():
+        result[name] = values
+    return result
+
+
+def _index_dtype(size: int) -> type[np.signedinteger[Any]]:
+    for dtype in (np.int8, np.int16, np.int32):
+        if size < np.iinfo(dtype).max:
+            return dtype
+    return np.int64
+
+
+def _check_key_dtypes(audience_key: pd.Series, response_key: pd.Series,
+                      names: tuple[str, str]) -> None:
+    kinds = {_key_kind(audience_key), _key_kind(response_key)}
+    if len(kinds - {"empty"}) > 1:
+        raise AttachError(
+            f"lookup key dtypes differ: audience column {names[0]!r} is "
+            f"{audience_key.dtype} and response column {names[1]!r} is "
+            f"{response_key.dtype}, so no key would match; cast one side, for "
+            f"example audience[{names[0]!r}].astype(str), or declare the response "
+            f"column's dtype with Column(path, dtype=...)"
+        )
+
+
+def _key_kind(series: pd.Series) -> str:
+    if len(series.dropna()) == 0:
+        return "empty"
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return "bool"
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        return "number"
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return "datetime"
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return _key_kind(pd.Series(series.cat.categories))
+    return "text"
+
+
+def _duplicate_key_error(
+    combined: np.ndarray[Any, Any], campaigns: np.ndarray[Any, Any],
+    record_keys: list[pd.Series], valid: np.ndarray[Any, Any],
+    key_names: list[tuple[str, str]], campaign_keys: list[Any],
+) -> AttachError:
+    duplicated = pd.Series(combined).duplicated(keep=False).to_numpy()
+    position = int(np.flatnonzero(duplicated)[0])
+    record = int(np.flatnonzero(valid)[position])
+    key = [series.iloc[record] for series in record_keys]
+    shown = key[0] if len(key) == 1 else tuple(key)
+    return AttachError(
+        f"the response for campaign {campaign_keys[int(campaigns[position])]!r} has "
+        "several "
+        f"records with key {shown!r} in {[n[1] for n in key_names]}, so a profile "
+        "would match more than one; make the key unique (filter the records path) "
+        "or add a column to on="
+    )

@@ -1,0 +1,470 @@
+"""The enrichment pipeline, top to bottom: plan, fetch, parse, extract, validate, attach."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import sys
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from extapi_pandas.activity import ExternalAPI
+from extapi_pandas.attach import (
+    STATUS_COLUMN,
+    assemble,
+    broadcast_rows,
+    lookup_rows,
+    resolve_names,
+    sequential_rows,
+    take_column,
+)
+from extapi_pandas.errors import (
+    ConfigurationError,
+    ExtapiError,
+    MappingError,
+    PerProfileDataWarning,
+)
+from extapi_pandas.frames import build_frame
+from extapi_pandas.http.client import Fetcher
+from extapi_pandas.mapping import Column, CompiledMapping, compile_mapping, extract_document
+from extapi_pandas.parse import NO_CONTENT, parse_body
+from extapi_pandas.plan import CampaignRequest, Plan, make_plan
+from extapi_pandas.provenance import (
+    ATTRS_KEY,
+    CampaignRecord,
+    campaign_entry,
+    library_version,
+)
+from extapi_pandas.redaction import Redactor
+from extapi_pandas.validation import (
+    failure_frame,
+    raise_for_failures,
+    resolve_schema,
+    validate_frame,
+)
+
+__all__ = ["ExtapiWarning", "Outcome", "emit_warnings", "enrich_async", "extract"]
+
+logger = logging.getLogger(__name__)
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+class ExtapiWarning(UserWarning):
+    """A response was used, but something about it deserves a look."""
+
+
+@dataclass
+class Outcome:
+    """The enriched frame and the warnings to emit in the caller's thread."""
+
+    frame: pd.DataFrame
+    warnings: list[tuple[type[Warning], str]] = field(default_factory=list)
+
+
+async def enrich_async(audience: pd.DataFrame, api: ExternalAPI) -> Outcome:
+    """Run the whole pipeline for one audience; warnings are returned, not emitted."""
+    started = time.monotonic()
+    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+    redactor = api.redactor()
+    schema = resolve_schema(api.schema)
+    names = _result_names(audience, api)
+    _check_lookup_columns(audience, api)
+
+    plan = make_plan(audience, api)
+    logger.info("enriching %d rows: %d campaign request(s) to %s", len(audience),
+                len(plan.requests), redactor.url(api.url))
+
+    records = await _fetch_all(plan, api, redactor)
+
+    frame, row_campaigns = _frame_from(records, api)
+    frame, row_campaigns = _validate(frame, row_campaigns, records, api, schema)
+
+    rows = _rows_for_audience(plan, records, row_campaigns, audience, api, frame)
+    new_columns = {
+        names[name]: take_column(frame[name], rows, as_category=api.strings == "category")
+        for name in api.output_columns
+    }
+    if api.on_error == "continue":
+        new_columns[names[STATUS_COLUMN]] = _status_column(plan, records)
+    result = assemble(audience, new_columns)
+
+    outcome = Outcome(result)
+    _collect_warnings(outcome, records, rows, plan, api)
+    result.attrs[ATTRS_KEY] = _provenance(
+        plan, records, api, redactor, rows, names, result, started, started_at, outcome
+    )
+    return outcome
+
+
+def _result_names(audience: pd.DataFrame, api: ExternalAPI) -> dict[str, str]:
+    wanted = list(api.output_columns)
+    if api.on_error == "continue":
+        wanted.append(STATUS_COLUMN)
+    return resolve_names(audience.columns, wanted, api.on_conflict)
+
+
+def _check_lookup_columns(audience: pd.DataFrame, api: ExternalAPI) -> None:
+    for audience_column in (api.on or {}):
+        if audience_column not in audience.columns:
+            raise ConfigurationError(
+                f"on= names audience column {audience_column!r}, which the audience "
+                f"does not have; its columns are "
+                f"{', '.join(map(repr, audience.columns[:30]))}"
+            )
+
+
+async def _fetch_all(
+    plan: Plan, api: ExternalAPI, redactor: Redactor
+) -> list[CampaignRecord]:
+    async with Fetcher(api, redactor, ssl_context=api.ssl_context()) as fetcher:
+        tasks = [
+            asyncio.create_task(_run_campaign(request, fetcher, api, redactor))
+            for request in plan.requests
+        ]
+        try:
+            # as_completed raises the first failure as soon as it happens; the
+            # finally block then cancels the campaigns still in flight.
+            for next_done in asyncio.as_completed(tasks):
+                await next_done
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    return [task.result() for task in tasks]
+
+
+async def _run_campaign(
+    request: CampaignRequest, fetcher: Fetcher, api: ExternalAPI, redactor: Redactor
+) -> CampaignRecord:
+    record = CampaignRecord(request)
+    try:
+        record.response = await fetcher.fetch(request)
+        parsed = parse_body(
+            record.response.body,
+            status=record.response.status,
+            content_type=record.response.content_type,
+            campaign=request.key,
+            max_depth=api.guard.max_depth,
+            strict_content_type=api.guard.strict_content_type,
+        )
+        record.notes.extend(parsed.notes)
+        if parsed.document is NO_CONTENT:
+            record.empty = True
+            _check_required_on_empty(api.mapping, request.key)
+        else:
+            record.extraction = extract_document(parsed.document, api.mapping,
+                                                 campaign=request.key)
+    except ExtapiError as exc:
+        exc.args = (redactor.text(str(exc)), *exc.args[1:])
+        if api.on_error == "raise":
+            raise
+        logger.warning("campaign %r failed (%s): %s", request.key, exc.code, exc)
+        record.error = exc
+    return record
+
+
+def _check_required_on_empty(mapping: CompiledMapping, campaign: Any) -> None:
+    required = [name for name, column in mapping.columns.items() if column.required]
+    if required:
+        raise MappingError(
+            f"campaign {campaign!r}: the response is empty (204 or no body), but "
+            f"column(s) {', '.join(map(repr, required))} are required; check the "
+            "request, or drop required=True to get <NA>",
+            campaign=campaign,
+        )
+
+
+def _frame_from(
+    records: list[CampaignRecord], api: ExternalAPI
+) -> tuple[pd.DataFrame, list[int]]:
+    """Concatenate the campaigns' extracted values into one small frame."""
+    values: dict[str, list[Any]] = {name: [] for name in api.mapping.names}
+    row_campaigns: list[int] = []
+    for record in records:
+        if record.extraction is None or record.error is not None:
+            continue
+        for name in values:
+            values[name].extend(record.extraction.values[name])
+        row_campaigns.extend([record.request.number] * record.extraction.rows)
+    declared = {name: column.dtype for name, column in api.mapping.columns.items()}
+    frame, conversion_failures = build_frame(values, declared, len(row_campaigns))
+    frame.attrs["conversion_failures"] = conversion_failures
+    return frame, row_campaigns
+
+
+def _validate(
+    frame: pd.DataFrame,
+    row_campaigns: list[int],
+    records: list[CampaignRecord],
+    api: ExternalAPI,
+    schema: Any,
+) -> tuple[pd.DataFrame, list[int]]:
+    """Convert and validate; with `on_error="continue"` drop the failed campaigns."""
+    keys = [record.request.key for record in records]
+    for _ in range(3):
+        key_of_row = [keys[number] for number in row_campaigns]
+        failures = failure_frame(frame.attrs.pop("conversion_failures", []), key_of_row)
+        if failures.empty and schema is not None:
+            frame, failures = validate_frame(frame, schema, key_of_row)
+        if failures.empty:
+            return frame, row_campaigns
+        if api.on_error == "raise":
+            raise_for_failures(failures)
+        failed = _failed_campaigns(failures, row_campaigns, records)
+        for number in failed:
+            record = records[number]
+            record.error = _validation_error(failures, record.request.key)
+            record.extraction = None
+        frame, row_campaigns = _frame_from(records, api)
+    raise_for_failures(failures)
+    return frame, row_campaigns
+
+
+def _failed_campaigns(
+    failures: pd.DataFrame, row_campaigns: list[int], records: list[CampaignRecord]
+) -> set[int]:
+    rows = failures["row"].dropna()
+    if len(rows) < len(failures):  # a failure about a whole column fails them all
+        return {number for number in set(row_campaigns)}
+    return {row_campaigns[int(row)] for row in rows}
+
+
+def _validation_error(failures: pd.DataFrame, key: Any) -> ExtapiError:
+    from extapi_pandas.errors import ValidationError
+
+    mine = failures[[campaign == key or campaign is None
+                     for campaign in failures["campaign"]]]
+    first = mine.iloc[0] if len(mine) else failures.iloc[0]
+    return ValidationError(
+        f"campaign {key!r}: column {first['column']!r} value {first['value']!r} failed "
+        f"{first['check']}",
+        failure_cases=mine.drop(columns="row").reset_index(drop=True),
+        campaign=key,
+    )
+
+
+def _rows_for_audience(
+    plan: Plan,
+    records: list[CampaignRecord],
+    row_campaigns: list[int],
+    audience: pd.DataFrame,
+    api: ExternalAPI,
+    frame: pd.DataFrame,
+) -> np.ndarray[Any, Any]:
+    """Return the small-frame row for each audience row (-1 for none)."""
+    codes = plan.grouping.codes
+    campaigns = np.asarray(row_campaigns, dtype=np.int64)
+    n_campaigns = len(plan.requests)
+    mode = api.resolved_assign
+    if mode == "broadcast":
+        row_of_campaign = np.full(n_campaigns, -1, dtype=np.int64)
+        row_of_campaign[campaigns] = np.arange(len(campaigns))
+        return broadcast_rows(codes, row_of_campaign)
+    if mode == "lookup":
+        pairs = list((api.on or {}).items())
+        return lookup_rows(
+            codes,
+            [audience[a] for a, _ in pairs],
+            campaigns,
+            [frame[r] for _, r in pairs],
+            pairs,
+            [record.request.key for record in records],
+        )
+    start = np.full(n_campaigns, -1, dtype=np.int64)
+    count = np.zeros(n_campaigns, dtype=np.int64)
+    if len(campaigns):
+        first = np.flatnonzero(np.r_[True, campaigns[1:] != campaigns[:-1]])
+        start[campaigns[first]] = first
+        count[campaigns[first]] = np.diff(np.r_[first, len(campaigns)])
+    # A campaign whose response held no records starts at -1 too: mark it as empty.
+    for record in records:
+        if record.extraction is not None and record.extraction.rows == 0:
+            start[record.request.number] = 0
+    rows, short = sequential_rows(codes, start, count)
+    _check_sequential(records, short, count, api)
+    return rows
+
+
+def _check_sequential(
+    records: list[CampaignRecord], short: np.ndarray[Any, Any],
+    count: np.ndarray[Any, Any], api: ExternalAPI
+) -> None:
+    from extapi_pandas.errors import AttachError
+
+    for record in records:
+        number = record.request.number
+        if record.error is not None or record.extraction is None or not short[number]:
+            continue
+        error = AttachError(
+            f"campaign {record.request.key!r} has {record.request.profiles} profiles "
+            f"but the response has {int(count[number])} records, so "
+            f"{int(short[number])} profiles get none; ask the API for enough records "
+            "(the {count} placeholder sends the profile count), or pass "
+            "on_error='continue' to leave those profiles null",
+            campaign=record.request.key,
+        )
+        if api.on_error == "raise":
+            raise error
+        record.notes.append(str(error))
+
+
+def _status_column(plan: Plan, records: list[CampaignRecord]) -> pd.Categorical:
+    statuses = [record.status for record in records]
+    categories = sorted(set(statuses) | {"ok", "skipped"})
+    code_of = {status: i for i, status in enumerate(categories)}
+    table = np.array([code_of[s] for s in statuses] + [code_of["skipped"]],
+                     dtype=np.int16)
+    return pd.Categorical.from_codes(table[plan.grouping.codes], categories=categories)
+
+
+def _collect_warnings(
+    outcome: Outcome, records: list[CampaignRecord], rows: np.ndarray[Any, Any],
+    plan: Plan, api: ExternalAPI,
+) -> None:
+    for record in records:
+        for note in record.notes:
+            outcome.warnings.append((ExtapiWarning, note))
+    empty = [record.request.key for record in records if record.empty]
+    if empty:
+        outcome.warnings.append((ExtapiWarning,
+            f"{len(empty)} campaign(s) got an empty response (204 or no body), so "
+            f"their new columns are null: {', '.join(map(repr, empty[:20]))}"))
+    failed = [record for record in records if record.error is not None]
+    if failed:
+        shown = "; ".join(f"{r.request.key!r}: {r.error.code}" for r in failed[:10]
+                          if r.error is not None)
+        outcome.warnings.append((ExtapiWarning,
+            f"{len(failed)} of {len(records)} campaign(s) failed and kept null "
+            f"columns (see the {STATUS_COLUMN} column): {shown}"))
+    if api.resolved_assign == "lookup":
+        _warn_per_profile_lookup(outcome, records, plan, api)
+
+
+def _warn_per_profile_lookup(
+    outcome: Outcome, records: list[CampaignRecord], plan: Plan, api: ExternalAPI
+) -> None:
+    on = api.on or {}
+    for record in records:
+        extraction = record.extraction
+        if extraction is None:
+            continue
+        profiles = record.request.profiles
+        if extraction.rows >= 1000 and extraction.rows * 2 >= profiles:
+            key = ", ".join(f"{a!r}: {r!r}" for a, r in on.items())
+            outcome.warnings.append((PerProfileDataWarning,
+                f"campaign {record.request.key!r}: the response has "
+                f"{extraction.rows} records for {profiles} profiles, which is "
+                "per-profile data; a campaign-wide API call moves it slowly and loads "
+                "the endpoint. Export it as a file and join it instead: "
+                f"df.extapi.enrich_from_file('profiles.parquet', on={{{key}}})"))
+            return
+
+
+def _provenance(
+    plan: Plan, records: list[CampaignRecord], api: ExternalAPI, redactor: Redactor,
+    rows: np.ndarray[Any, Any], names: Mapping[str, str], result: pd.DataFrame,
+    started: float, started_at: str, outcome: Outcome,
+) -> dict[str, Any]:
+    enriched = int((rows >= 0).sum())
+    skipped = plan.grouping.skipped_rows
+    return {
+        "version": 1,
+        "library": f"extapi-pandas {library_version()}",
+        "source": {"url": redactor.url(api.url), "method": api.method},
+        "campaign_columns": api.campaign_columns,
+        "assign": api.resolved_assign,
+        "on": dict(api.on) if api.on else None,
+        "columns": {
+            name: {"path": api.mapping.columns[name].path, "column": names[name],
+                   "dtype": str(result[names[name]].dtype)}
+            for name in api.output_columns
+        },
+        "started_at": started_at,
+        "elapsed_s": round(time.monotonic() - started, 6),
+        "requests": sum(r.response.attempts for r in records if r.response is not None),
+        "campaigns_total": len(records),
+        "campaigns_failed": sum(r.error is not None for r in records),
+        "rows": len(result),
+        "rows_enriched": enriched,
+        "rows_unmatched": len(result) - enriched - skipped
+        - _rows_of_failed(plan, records),
+        "rows_skipped": skipped,
+        "campaigns": [campaign_entry(record, redactor) for record in records],
+        "warnings": [redactor.text(message) for _, message in outcome.warnings],
+    }
+
+
+def _rows_of_failed(plan: Plan, records: list[CampaignRecord]) -> int:
+    return sum(r.request.profiles for r in records if r.error is not None or r.empty)
+
+
+def emit_warnings(warnings_: list[tuple[type[Warning], str]]) -> None:
+    """Emit collected warnings with the stack level of the caller's own line."""
+    if not warnings_:
+        return
+    level = _user_stacklevel()
+    for category, message in warnings_:
+        warnings.warn(message, category, stacklevel=level)
+
+
+def _user_stacklevel() -> int:
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
+
+
+def extract(
+    document: Any,
+    *,
+    columns: Mapping[str, str | Column],
+    records: str | None = None,
+    schema: Any = None,
+) -> pd.DataFrame:
+    """Apply the extract and validate stages to a JSON value already in hand.
+
+    `enrich` runs the same code on each response. Inside `records`, column paths
+    are relative to each record (`$` is the record).
+
+    Args:
+        document: A parsed JSON value (dict, list, or scalar).
+        columns: Output column name to JSONPath string or `Column`.
+        records: JSONPath of an array; each element gives one row.
+        schema: pandera `DataFrameSchema` or `DataFrameModel`.
+
+    Returns:
+        One row without `records`, else one row per record.
+
+    Raises:
+        InvalidPathError: A path does not compile.
+        MappingError: A path matched several nodes, or a required column none.
+        ValidationError: A value failed its dtype or the schema.
+
+    Example:
+        >>> extract({"offers": [{"name": "Winter sale"}]},
+        ...         columns={"offer": "$.offers[0].name"})
+                 offer
+        0  Winter sale
+    """
+    mapping = compile_mapping(columns, records=records)
+    extraction = extract_document(document, mapping)
+    declared = {name: column.dtype for name, column in mapping.columns.items()}
+    frame, conversions = build_frame(extraction.values, declared, extraction.rows)
+    row_labels = [None] * extraction.rows
+    raise_for_failures(failure_frame(conversions, row_labels))
+    resolved = resolve_schema(schema)
+    if resolved is not None:
+        frame, failures = validate_frame(frame, resolved, row_labels)
+        raise_for_failures(failures)
+    return frame

@@ -1,0 +1,3 @@
+"""The fetch stage: aiohttp client, auth, guard rails, decompression."""
+
+__all__: list[str] = []

@@ -1,0 +1,177 @@
+"""Decode a response body to JSON, with charset, content-type and depth rules."""
+
+from __future__ import annotations
+
+import codecs
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from extapi_pandas.errors import DecodeError, InvalidJSON
+
+__all__ = ["NO_CONTENT", "ParsedBody", "is_json_content_type", "parse_body"]
+
+_PREVIEW_CHARS = 120
+
+
+class _NoContent:
+    def __repr__(self) -> str:
+        return "NO_CONTENT"
+
+
+NO_CONTENT: Any = _NoContent()
+"""The document of a 204 or empty response: the campaign's new columns are null."""
+
+
+@dataclass
+class ParsedBody:
+    """A decoded document and the notes to warn about.
+
+    Attributes:
+        document: The JSON value, or `NO_CONTENT`.
+        notes: Warning messages about this body (content type, NaN values).
+    """
+
+    document: Any
+    notes: list[str] = field(default_factory=list)
+
+
+def is_json_content_type(media_type: str) -> bool:
+    """Return True for `application/json` and any `+json` media type."""
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def parse_body(
+    body: bytes,
+    *,
+    status: int,
+    content_type: str | None,
+    campaign: Any,
+    max_depth: int,
+    strict_content_type: bool,
+) -> ParsedBody:
+    """Decode and parse one response body.
+
+    Raises:
+        DecodeError: The charset is unknown or the bytes are not valid in it.
+        InvalidJSON: The body is not JSON, nests deeper than `max_depth`, or is not
+            labelled as JSON while `strict_content_type` is set.
+    """
+    if status == 204 or not body.strip():
+        return ParsedBody(NO_CONTENT)
+    media_type, charset = _split_content_type(content_type)
+    text = _decode_text(body, charset, campaign=campaign, content_type=content_type)
+    labelled_json = is_json_content_type(media_type)
+    if not labelled_json and strict_content_type:
+        raise InvalidJSON(
+            f"campaign {campaign!r}: the response has Content-Type "
+            f"{content_type or '(none)'!r}, not JSON, and strict_content_type=True "
+            "rejects it; pass strict_content_type=False to parse it when it is JSON",
+            campaign=campaign,
+        )
+    parsed = ParsedBody(None)
+    try:
+        parsed.document = json.loads(text, parse_constant=_constant_parser(parsed))
+    except (ValueError, RecursionError) as exc:
+        raise _invalid_json(exc, text, status, content_type, campaign) from exc
+    depth = _depth(parsed.document, max_depth)
+    if depth > max_depth:
+        raise InvalidJSON(
+            f"campaign {campaign!r}: the response nests deeper than max_depth="
+            f"{max_depth} levels; raise max_depth if the depth is expected",
+            campaign=campaign,
+        )
+    if not labelled_json:
+        parsed.notes.insert(0,
+            f"campaign {campaign!r}: the response is labelled "
+            f"{content_type or 'with no Content-Type'!s}, not JSON, but parsed as "
+            "JSON; pass strict_content_type=True to reject such bodies"
+        )
+    return parsed
+
+
+def _split_content_type(content_type: str | None) -> tuple[str, str | None]:
+    if not content_type:
+        return "", None
+    media_type, _, rest = content_type.partition(";")
+    charset = None
+    for parameter in rest.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"') or None
+    return media_type.strip().lower(), charset
+
+
+def _decode_text(
+    body: bytes, charset: str | None, *, campaign: Any, content_type: str | None
+) -> str:
+    encoding = charset or "utf-8"
+    try:
+        codec = codecs.lookup(encoding)
+    except LookupError as exc:
+        raise DecodeError(
+            f"campaign {campaign!r}: unknown charset {charset!r} in Content-Type "
+            f"{content_type!r}; the server must send a standard charset such as utf-8",
+            campaign=campaign,
+        ) from exc
+    if codec.name == "utf-8":
+        codec = codecs.lookup("utf-8-sig")  # strips a leading byte-order mark
+    try:
+        return codec.decode(body)[0]
+    except UnicodeDecodeError as exc:
+        raise DecodeError(
+            f"campaign {campaign!r}: the body is not valid {encoding} (byte "
+            f"{body[exc.start:exc.start + 1]!r} at position {exc.start}); the server "
+            "sent bytes that do not match its charset",
+            campaign=campaign,
+        ) from exc
+
+
+def _constant_parser(parsed: ParsedBody) -> Any:
+    def parse_constant(name: str) -> float | None:
+        if name == "NaN":
+            if not any("NaN" in note for note in parsed.notes):
+                parsed.notes.append(
+                    "the response contains bare NaN tokens, which are not JSON; "
+                    "they were read as null"
+                )
+            return None
+        return float(name)  # "Infinity" and "-Infinity"
+
+    return parse_constant
+
+
+def _invalid_json(
+    exc: Exception, text: str, status: int, content_type: str | None, campaign: Any
+) -> InvalidJSON:
+    if isinstance(exc, RecursionError):
+        return InvalidJSON(
+            f"campaign {campaign!r}: the response nests too deep to parse; raise "
+            "max_depth only if such depth is expected", campaign=campaign)
+    start = " ".join(text[:_PREVIEW_CHARS].split())
+    return InvalidJSON(
+        f"campaign {campaign!r}: the response is not valid JSON ({exc}); status "
+        f"{status}, Content-Type {content_type or '(none)'!r}, body starts with "
+        f"{start!r}. Check the URL and the API's status page",
+        campaign=campaign,
+    )
+
+
+def _depth(document: Any, limit: int) -> int:
+    """Return the nesting depth of `document`, stopping once it passes `limit`."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        stack.extend((child, depth + 1) for child in children
+                     if isinstance(child, dict | list))
+    return deepest

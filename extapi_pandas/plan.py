@@ -1,0 +1,286 @@
+"""Plan one request per campaign: group the audience and render the templates."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from yarl import URL
+
+from extapi_pandas.activity import ExternalAPI
+from extapi_pandas.errors import ConfigurationError, RequestTooLarge, TemplateError
+from extapi_pandas.templates import (
+    COUNT,
+    collect_fields,
+    compile_string,
+    render_json,
+    render_text,
+)
+from extapi_pandas.values import json_safe, python_scalar
+
+__all__ = ["CampaignRequest", "Grouping", "Plan", "group_campaigns", "make_plan"]
+
+
+@dataclass(frozen=True)
+class CampaignRequest:
+    """The one request planned for a campaign.
+
+    Attributes:
+        number: The campaign's position in `Plan.keys`.
+        key: The campaign key, JSON-safe (a list when several columns name it).
+        profiles: Number of audience rows in the campaign.
+    """
+
+    number: int
+    key: Any
+    profiles: int
+    method: str
+    url: URL
+    headers: dict[str, str]
+    body: bytes | None
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """Audience rows grouped by campaign.
+
+    Attributes:
+        codes: Campaign number per row, in the smallest integer dtype; -1 marks rows
+            without a campaign key (only with `missing_campaign="skip"`).
+        keys: Campaign keys in order of first appearance, JSON-safe.
+        first_rows: Position of each campaign's first row.
+        counts: Rows per campaign.
+    """
+
+    codes: np.ndarray[Any, Any]
+    keys: list[Any]
+    first_rows: np.ndarray[Any, np.dtype[np.intp]]
+    counts: np.ndarray[Any, np.dtype[np.intp]]
+
+    @property
+    def skipped_rows(self) -> int:
+        """Rows that belong to no campaign."""
+        return int(len(self.codes) - self.counts.sum())
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The grouping of the audience and one request per campaign."""
+
+    grouping: Grouping
+    requests: list[CampaignRequest]
+
+
+def make_plan(audience: pd.DataFrame, api: ExternalAPI) -> Plan:
+    """Group the audience by campaign and render one request per campaign.
+
+    Raises:
+        ConfigurationError: A campaign column does not exist, or keys are missing.
+        TemplateError: A placeholder names no column, or its column varies within a
+            campaign (per-profile data, which belongs in `enrich_from_file`).
+        RequestTooLarge: A rendered body is larger than `max_request_bytes`.
+    """
+    grouping = group_campaigns(audience, api.campaign_columns, api.missing_campaign)
+    fields = _template_fields(api)
+    columns = _resolve_fields(audience, fields)
+    for field, column in columns.items():
+        _check_constant(audience, column, field, grouping, api)
+    requests = [
+        _render_request(api, grouping, number, _campaign_values(
+            audience, columns, grouping, number))
+        for number in range(len(grouping.keys))
+    ]
+    return Plan(grouping, requests)
+
+
+def group_campaigns(
+    audience: pd.DataFrame, columns: list[str], missing: str
+) -> Grouping:
+    """Number the campaigns in order of first appearance, without sorting the rows."""
+    n = len(audience)
+    if not columns:
+        codes = np.zeros(n, dtype=np.int8)
+        first = np.zeros(1 if n else 0, dtype=np.intp)
+        return Grouping(codes, [None] if n else [], first, np.array([n] if n else [],
+                                                                     dtype=np.intp))
+    for column in columns:
+        if column not in audience.columns:
+            raise ConfigurationError(
+                f"campaign column {column!r} is not in the audience; its columns are "
+                f"{', '.join(map(repr, audience.columns[:30]))}"
+            )
+    codes = _factorize_columns(audience, columns)
+    if missing == "raise" and n and codes.min() < 0:
+        bad = np.flatnonzero(codes < 0)
+        labels = ", ".join(repr(label) for label in audience.index[bad[:5]])
+        raise ConfigurationError(
+            f"{len(bad)} row(s) have no campaign key in {columns} (index {labels}"
+            f"{', ...' if len(bad) > 5 else ''}); fill the key, drop those rows, or "
+            "pass missing_campaign='skip' to keep them without enrichment"
+        )
+    first = _first_rows(codes)
+    keys = [_campaign_key(audience, columns, row) for row in first]
+    counts = np.bincount(codes[codes >= 0], minlength=len(first)).astype(np.intp)
+    return Grouping(_downcast(codes), keys, first, counts)
+
+
+def _factorize_columns(audience: pd.DataFrame, columns: list[str]) -> np.ndarray[Any, Any]:
+    """Return campaign codes numbered by first appearance, -1 where a key is missing."""
+    parts = []
+    for column in columns:
+        part, uniques = pd.factorize(audience[column], use_na_sentinel=True)
+        parts.append((part.astype(np.int64, copy=False), len(uniques)))
+    if len(parts) == 1:
+        return parts[0][0]
+    missing = np.zeros(len(audience), dtype=bool)
+    for part, _ in parts:
+        missing |= part < 0
+    if np.prod([float(size) for _, size in parts]) < 2.0**62:
+        combined = np.zeros(len(audience), dtype=np.int64)
+        for part, size in parts:
+            combined = combined * size + part
+    else:  # too many combinations for one int64; factorize the row tuples instead
+        combined = pd.MultiIndex.from_arrays([p for p, _ in parts]).factorize()[0]
+    codes, _ = pd.factorize(combined)
+    return _renumber(np.where(missing, -1, codes)) if missing.any() else codes
+
+
+def _renumber(codes: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    valid = codes >= 0
+    renumbered, _ = pd.factorize(codes[valid])
+    out = np.full(len(codes), -1, dtype=np.int64)
+    out[valid] = renumbered
+    return out
+
+
+def _first_rows(codes: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.intp]]:
+    # Codes are numbered by first appearance, so the running maximum grows by one
+    # exactly at each campaign's first row.
+    if not len(codes):
+        return np.zeros(0, dtype=np.intp)
+    running = np.maximum.accumulate(codes)
+    previous = np.concatenate(([-1], running[:-1]))
+    return np.flatnonzero(running > previous).astype(np.intp)
+
+
+def _downcast(codes: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    top = int(codes.max()) if len(codes) else 0
+    for dtype in (np.int8, np.int16, np.int32):
+        if top <= np.iinfo(dtype).max:
+            return codes.astype(dtype, copy=False)
+    return codes.astype(np.int64, copy=False)
+
+
+def _campaign_key(audience: pd.DataFrame, columns: list[str], row: int) -> Any:
+    values = [json_safe(audience[column].iat[row]) for column in columns]
+    return values[0] if len(values) == 1 else values
+
+
+def _template_fields(api: ExternalAPI) -> set[str]:
+    fields = compile_string(api.url, where="url").fields
+    fields |= collect_fields(dict(api.params or {}), where="params")
+    fields |= collect_fields(dict(api.headers or {}), where="headers")
+    fields |= collect_fields(api.json, where="json")
+    return fields
+
+
+def _resolve_fields(audience: pd.DataFrame, fields: set[str]) -> dict[str, Any]:
+    by_text = {str(column): column for column in audience.columns}
+    resolved: dict[str, Any] = {}
+    for field in sorted(fields - {COUNT}):
+        if field not in by_text:
+            raise TemplateError(
+                f"placeholder {{{field}}} names no audience column; placeholders take "
+                f"a column name or {{count}}, the campaign's profile count. Columns: "
+                f"{', '.join(map(repr, list(by_text)[:30]))}"
+            )
+        resolved[field] = by_text[field]
+    return resolved
+
+
+def _check_constant(
+    audience: pd.DataFrame, column: Any, field: str, grouping: Grouping, api: ExternalAPI
+) -> None:
+    values, _ = pd.factorize(audience[column], use_na_sentinel=False)
+    valid = grouping.codes >= 0
+    expected = values[grouping.first_rows][grouping.codes[valid]]
+    differs = np.flatnonzero(values[valid] != expected)
+    if not len(differs):
+        return
+    row = int(np.flatnonzero(valid)[differs[0]])
+    number = int(grouping.codes[row])
+    first_value = audience[column].iat[grouping.first_rows[number]]
+    other_value = audience[column].iat[row]
+    raise TemplateError(
+        f"placeholder {{{field}}} varies within campaign {grouping.keys[number]!r} "
+        f"(for example {first_value!r} and {other_value!r}), but enrich makes one "
+        "call per campaign, so every placeholder must have one value per campaign. "
+        "Use a campaign-level column, add it to campaign=, or, for per-profile data, "
+        "use a bulk file: df.extapi.enrich_from_file(path, on=...)",
+        campaign=grouping.keys[number],
+    )
+
+
+def _campaign_values(
+    audience: pd.DataFrame, columns: Mapping[str, Any], grouping: Grouping, number: int
+) -> dict[str, Any]:
+    row = int(grouping.first_rows[number])
+    values = {field: python_scalar(audience[column].iat[row])
+              for field, column in columns.items()}
+    values[COUNT] = int(grouping.counts[number])
+    return values
+
+
+def _render_request(
+    api: ExternalAPI, grouping: Grouping, number: int, values: dict[str, Any]
+) -> CampaignRequest:
+    key = grouping.keys[number]
+    url = URL(render_text(compile_string(api.url, where="url"), values, url_quote=True),
+              encoded=True)
+    if api.params:
+        rendered = render_json(dict(api.params), values, where="params")
+        url = url.extend_query(
+            {name: _query_value(value) for name, value in rendered.items()
+             if value is not None}
+        )
+    headers = {}
+    for name, template in (api.headers or {}).items():
+        text = render_text(compile_string(str(template), where=f"headers[{name!r}]"),
+                           values)
+        if "\r" in text or "\n" in text:
+            raise TemplateError(
+                f"header {name!r} for campaign {key!r} contains a line break after "
+                "filling its placeholders; header values must be one line",
+                campaign=key,
+            )
+        headers[name] = text
+    body = None
+    if api.json is not None:
+        document = render_json(api.json, values, where="json")
+        body = json.dumps(document, ensure_ascii=False, allow_nan=False,
+                          separators=(",", ":")).encode("utf-8")
+        if len(body) > api.guard.max_request_bytes:
+            raise RequestTooLarge(
+                f"request body for campaign {key!r} is {len(body)} bytes, over the "
+                f"max_request_bytes limit of {api.guard.max_request_bytes}; send "
+                "per-profile data with df.extapi.enrich_from_file, or raise "
+                "max_request_bytes",
+                campaign=key,
+            )
+        headers.setdefault("Content-Type", "application/json")
+    return CampaignRequest(number, key, int(grouping.counts[number]), api.method, url,
+                           headers, body)
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return repr(value) if isinstance(value, float) else str(value)
+    return json.dumps(value, separators=(",", ":"))

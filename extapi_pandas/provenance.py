@@ -1,0 +1,80 @@
+"""JSON-safe provenance of an enrichment, stored in `enriched.attrs["extapi"]`."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from extapi_pandas.errors import ExtapiError
+from extapi_pandas.http.client import Response
+from extapi_pandas.mapping import Extraction
+from extapi_pandas.plan import CampaignRequest
+from extapi_pandas.redaction import Redactor
+
+__all__ = ["ATTRS_KEY", "CampaignRecord", "campaign_entry", "library_version"]
+
+ATTRS_KEY = "extapi"
+
+
+def library_version() -> str:
+    """Return the installed extapi-pandas version, or "unknown" from a source tree."""
+    try:
+        return version("extapi-pandas")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass
+class CampaignRecord:
+    """What happened to one campaign, before it is written as provenance."""
+
+    request: CampaignRequest
+    response: Response | None = None
+    extraction: Extraction | None = None
+    error: ExtapiError | None = None
+    empty: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """`"ok"`, or the error code for the `extapi_status` column."""
+        return "ok" if self.error is None else self.error.code
+
+
+def campaign_entry(record: CampaignRecord, redactor: Redactor) -> dict[str, Any]:
+    """Return the provenance entry of one campaign; no value in it is secret."""
+    request = record.request
+    entry: dict[str, Any] = {
+        "campaign": request.key,
+        "status": record.status,
+        "method": request.method,
+        "url": redactor.url(request.url),
+        "profiles": request.profiles,
+    }
+    response = record.response
+    if response is not None:
+        entry.update(
+            http_status=response.status,
+            url=response.url,
+            bytes=len(response.body),
+            elapsed_s=round(response.elapsed, 6),
+            fetched_at=response.fetched_at,
+            sha256=hashlib.sha256(response.body).hexdigest(),
+            attempts=response.attempts,
+            content_type=response.content_type,
+        )
+        if response.retries:
+            entry["retried_after"] = list(response.retries)
+    if record.extraction is not None:
+        entry["records"] = record.extraction.rows
+        entry["missing"] = {k: v for k, v in record.extraction.missing.items() if v}
+        entry["nulls"] = {k: v for k, v in record.extraction.nulls.items() if v}
+    if record.empty:
+        entry["empty_response"] = True
+    if record.error is not None:
+        entry["error"] = redactor.text(str(record.error))
+    if record.notes:
+        entry["warnings"] = [redactor.text(note) for note in record.notes]
+    return entry
