@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, ValueError) else EXIT_FAILED_CAMPAIGNS
     except BrokenPipeError:
-        # The reader stopped early (as `| head` does); that is not an error here.
+        # The reader closed the pipe early, as `| head` does, which is not an error.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK

@@ -28,7 +28,7 @@ WEATHER_COLUMNS = {
 
 @dataclass
 class DemoSummary:
-    """What the demo did, in numbers."""
+    """Counts and timings of one demo run."""
 
     rows: int
     campaigns: int
