@@ -149,14 +149,39 @@ def take_column(series: pd.Series, rows: np.ndarray[Any, Any], *,
     """Return `series` values at `rows`, with -1 giving a missing value.
 
     Strings become a `Categorical` built from the small frame's values and integer
-    codes, so a 10-million-row column costs one small code per row.
+    codes, so a 10-million-row column costs one small code per row. Numeric,
+    boolean and datetime columns are gathered with numpy fancy indexing, which
+    reads `rows` in its own small dtype instead of converting it to a 64-bit
+    index array first (as `ExtensionArray.take` does).
     """
+    array = series.array
     if as_category and isinstance(series.dtype, pd.StringDtype):
         value_codes, categories = pd.factorize(series, use_na_sentinel=True)
         table = np.append(value_codes, -1).astype(_index_dtype(len(categories)))
         return pd.Categorical.from_codes(table[rows], categories=categories,
                                          validate=False)
-    return series.array.take(rows.astype(np.intp, copy=False), allow_fill=True)
+    if isinstance(array, _MASKED_ARRAYS):
+        numpy_dtype = array.dtype.numpy_dtype
+        zero = numpy_dtype.type(0)
+        data = np.append(array.to_numpy(dtype=numpy_dtype, na_value=zero), zero)
+        mask = np.append(array.isna(), True)
+        return type(array)(data[rows], mask[rows])
+    if isinstance(array, pd.arrays.DatetimeArray):
+        unit = array.unit
+        naive = np.append(np.asarray(array, dtype=f"datetime64[{unit}]"),
+                          np.datetime64("NaT", unit))
+        gathered = pd.DatetimeIndex(naive[rows])
+        if array.tz is not None:
+            gathered = gathered.tz_localize("UTC").tz_convert(array.tz)
+        return gathered.array
+    if isinstance(array, pd.arrays.NumpyExtensionArray) and array.dtype.kind in "fO":
+        filler = np.nan if array.dtype.kind == "f" else None
+        filler_array = np.array([filler], dtype=array.dtype.numpy_dtype)
+        return np.append(array.to_numpy(), filler_array)[rows]
+    return array.take(rows.astype(np.intp, copy=False), allow_fill=True)
+
+
+_MASKED_ARRAYS = (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.BooleanArray)
 
 
 def assemble(
