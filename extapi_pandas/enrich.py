@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -33,7 +33,6 @@ from extapi_pandas.errors import (
     PerProfileDataWarning,
 )
 from extapi_pandas.frames import build_frame
-from extapi_pandas.http.client import Fetcher
 from extapi_pandas.mapping import Column, CompiledMapping, compile_mapping, extract_document
 from extapi_pandas.parse import NO_CONTENT, parse_body
 from extapi_pandas.plan import CampaignRequest, Plan, make_plan
@@ -50,6 +49,9 @@ from extapi_pandas.validation import (
     resolve_schema,
     validate_frame,
 )
+
+if TYPE_CHECKING:
+    from extapi_pandas.http.client import Fetcher
 
 __all__ = ["ExtapiWarning", "Outcome", "emit_warnings", "enrich_async", "extract"]
 
@@ -125,6 +127,9 @@ def _check_lookup_columns(audience: pd.DataFrame, api: ExternalAPI) -> None:
 async def _fetch_all(
     plan: Plan, api: ExternalAPI, redactor: Redactor
 ) -> list[CampaignRecord]:
+    # Imported here: aiohttp takes about a third of pandas' own import time.
+    from extapi_pandas.http.client import Fetcher
+
     async with Fetcher(api, redactor, ssl_context=api.ssl_context()) as fetcher:
         tasks = [
             asyncio.create_task(_run_campaign(request, fetcher, api, redactor))

@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from extapi_pandas.errors import ExtapiError
-from extapi_pandas.http.client import Response
 from extapi_pandas.mapping import Extraction
 from extapi_pandas.plan import CampaignRequest
 from extapi_pandas.redaction import Redactor
+
+if TYPE_CHECKING:
+    from extapi_pandas.http.client import Response
 
 __all__ = ["ATTRS_KEY", "CampaignRecord", "campaign_entry", "library_version"]
 
