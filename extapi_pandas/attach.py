@@ -170,9 +170,9 @@ def take_column(series: pd.Series, rows: np.ndarray[Any, Any], *,
         unit = array.unit
         naive = np.append(np.asarray(array, dtype=f"datetime64[{unit}]"),
                           np.datetime64("NaT", unit))
-        gathered = pd.DatetimeIndex(naive[rows])
+        gathered = pd.Series(naive[rows], copy=False)
         if array.tz is not None:
-            gathered = gathered.tz_localize("UTC").tz_convert(array.tz)
+            gathered = gathered.dt.tz_localize("UTC").dt.tz_convert(array.tz)
         return gathered.array
     if isinstance(array, pd.arrays.NumpyExtensionArray) and array.dtype.kind in "fO":
         filler = np.nan if array.dtype.kind == "f" else None
@@ -194,7 +194,10 @@ def assemble(
     """
     result = audience.copy(deep=False)
     for name, values in new_columns.items():
-        result[name] = values
+        # A Series on the audience's own index is set without alignment or the
+        # copy that assigning a bare array makes; the values are new, so sharing
+        # them is safe.
+        result[name] = pd.Series(values, index=audience.index, copy=False)
     return result
 
 

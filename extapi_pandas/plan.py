@@ -88,7 +88,8 @@ def make_plan(audience: pd.DataFrame, api: ExternalAPI) -> Plan:
     fields = _template_fields(api)
     columns = _resolve_fields(audience, fields)
     for field, column in columns.items():
-        _check_constant(audience, column, field, grouping, api)
+        if column not in api.campaign_columns:  # a campaign column is constant
+            _check_constant(audience, column, field, grouping, api)
     requests = [
         _render_request(api, grouping, number, _campaign_values(
             audience, columns, grouping, number))
@@ -122,10 +123,11 @@ def group_campaigns(
             f"{', ...' if len(bad) > 5 else ''}); fill the key, drop those rows, or "
             "pass missing_campaign='skip' to keep them without enrichment"
         )
+    codes = _downcast(codes)
     first = _first_rows(codes)
     keys = [_campaign_key(audience, columns, row) for row in first]
     counts = np.bincount(codes[codes >= 0], minlength=len(first)).astype(np.intp)
-    return Grouping(_downcast(codes), keys, first, counts)
+    return Grouping(codes, keys, first, counts)
 
 
 def _factorize_columns(audience: pd.DataFrame, columns: list[str]) -> np.ndarray[Any, Any]:
@@ -163,8 +165,10 @@ def _first_rows(codes: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.intp
     if not len(codes):
         return np.zeros(0, dtype=np.intp)
     running = np.maximum.accumulate(codes)
-    previous = np.concatenate(([-1], running[:-1]))
-    return np.flatnonzero(running > previous).astype(np.intp)
+    later = np.flatnonzero(running[1:] > running[:-1]) + 1
+    if running[0] >= 0:
+        later = np.concatenate(([0], later))
+    return later.astype(np.intp, copy=False)
 
 
 def _downcast(codes: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

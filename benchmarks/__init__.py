@@ -1,0 +1,1 @@
+"""Benchmarks of extapi_pandas against hand-written baselines."""
