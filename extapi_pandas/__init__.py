@@ -38,9 +38,18 @@ from extapi_pandas.errors import (
     TruncatedResponse,
     ValidationError,
 )
-from extapi_pandas.http.auth import ApiKey, Auth, BasicAuth, BearerToken
-from extapi_pandas.mapping import Column
+from extapi_pandas.http.auth import (
+    ApiKey,
+    Auth,
+    BasicAuth,
+    BearerToken,
+    OAuth2ClientCredentials,
+)
+from extapi_pandas.infer import infer_mapping
+from extapi_pandas.mapping import Column, Mapping
 from extapi_pandas.options import Guard, Retry, Timeout
+from extapi_pandas.payload import Payload
+from extapi_pandas.perprofile import PerProfileLimits
 from extapi_pandas.provenance import library_version as _library_version
 from extapi_pandas.redaction import Secret
 
@@ -60,11 +69,16 @@ __all__ = [
     "ExtapiWarning",
     "ExternalAPI",
     "Guard",
+    "GuardError",
     "HTTPStatusError",
     "InvalidJSON",
     "InvalidPathError",
+    "Mapping",
     "MappingError",
+    "OAuth2ClientCredentials",
+    "Payload",
     "PerProfileDataWarning",
+    "PerProfileLimits",
     "RedirectError",
     "RequestError",
     "RequestTimeout",
@@ -81,4 +95,5 @@ __all__ = [
     "ValidationError",
     "__version__",
     "extract",
+    "infer_mapping",
 ]

@@ -12,7 +12,10 @@ from typing import Any, Literal, get_args
 from extapi_pandas.errors import ConfigurationError
 from extapi_pandas.http.auth import Auth
 from extapi_pandas.mapping import Column, CompiledMapping, compile_mapping
+from extapi_pandas.mapping import Mapping as ColumnMapping
 from extapi_pandas.options import GUARD_FIELDS, Guard, Retry, Timeout
+from extapi_pandas.payload import Payload
+from extapi_pandas.perprofile import DEFAULT_MAX_REQUESTS, PerProfileLimits
 from extapi_pandas.redaction import MASK, Redactor, is_sensitive_name
 
 __all__ = ["ExternalAPI", "build_api"]
@@ -47,6 +50,16 @@ class ExternalAPI:
             `"lookup"` (needs `on`) or `"sequential"` (record i to the campaign's
             i-th profile). None picks from `records` and `on`.
         schema: pandera `DataFrameSchema` or `DataFrameModel` for the extracted rows.
+        assume_tz: Zone of timestamps without a UTC offset, for every timestamp
+            column that sets none: a zone name, an offset, or the JSONPath of a
+            response field holding one (see `Column.assume_tz`).
+        na_values: Values that mean "missing" in every column that sets none, such
+            as `["-", "n/a"]`; they become `<NA>`.
+        on_invalid: What an invalid value becomes in every column that sets none:
+            `"raise"`, `"null"` or a default (see `Column.on_invalid`).
+        payload: A `Payload` (or a dict of its fields) that builds the JSON body of
+            each campaign from its profiles: campaign values, the profile count,
+            aggregates and, optionally, rows. Needs POST or PUT, without json=.
         on_error: `"raise"` or `"continue"` (failed campaigns keep their rows with
             nulls, and the `extapi_status` column tells why).
         on_conflict: What a new column whose name the audience already has does:
@@ -56,12 +69,19 @@ class ExternalAPI:
         strings: Broadcast string columns as `"category"` (default: small and fast,
             one code per row) or as `"str"`.
         max_concurrency: Requests in flight at once across campaigns.
+        max_requests: Most requests (campaigns) one call may send; a call over it
+            is rejected before anything is sent, because a campaign column with
+            close to one value per row means per-profile data.
+        per_profile: `PerProfileLimits`, the thresholds of the per-profile data
+            warning (or a mapping of its fields).
         timeout: `Timeout`, or total seconds per campaign call.
         retries: `Retry`, or the number of retries.
         guard: `Guard` rails on URLs, sizes, redirects and content types.
         verify: TLS certificate check: True for the system trust store, a path to a
             PEM bundle of trusted CAs, or an `ssl.SSLContext`. It cannot be turned
             off.
+        progress: Show a progress bar of campaigns done (retries in its postfix):
+            True, False, or None to show one only in a notebook or on a terminal.
 
     Example:
         >>> api = ExternalAPI(
@@ -86,15 +106,22 @@ class ExternalAPI:
     on: Mapping[str, str] | None = None
     assign: Assign | None = None
     schema: Any = None
+    assume_tz: str | int | None = None
+    na_values: Sequence[Any] | None = None
+    on_invalid: Any = "raise"
+    payload: Payload | None = None
     on_error: OnError = "raise"
     on_conflict: OnConflict = "raise"
     missing_campaign: MissingCampaign = "raise"
     strings: Strings = "category"
     max_concurrency: int = 16
+    max_requests: int = DEFAULT_MAX_REQUESTS
+    per_profile: PerProfileLimits = field(default_factory=PerProfileLimits)
     timeout: Timeout = field(default_factory=Timeout)
     retries: Retry = field(default_factory=Retry)
     guard: Guard = field(default_factory=Guard)
     verify: bool | str | ssl.SSLContext = True
+    progress: bool | None = None
     mapping: CompiledMapping = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -116,6 +143,11 @@ class ExternalAPI:
                 f"verify must be True, a path to a CA bundle or an ssl.SSLContext, got "
                 f"{self.verify!r}; certificate checks cannot be turned off"
             )
+        if self.progress is not None and not isinstance(self.progress, bool):
+            raise ConfigurationError(
+                f"progress must be True, False or None (automatic), got "
+                f"{self.progress!r}"
+            )
         if not isinstance(self.guard, Guard):
             raise ConfigurationError(f"guard must be a Guard, got {self.guard!r}")
         if self.auth is not None and not isinstance(self.auth, Auth):
@@ -130,11 +162,23 @@ class ExternalAPI:
                 f"max_concurrency must be a whole number of 1 or more, got "
                 f"{self.max_concurrency!r}"
             )
+        if isinstance(self.max_requests, bool) or not isinstance(
+            self.max_requests, int
+        ) or self.max_requests < 1:
+            raise ConfigurationError(
+                f"max_requests must be a whole number of 1 or more, got "
+                f"{self.max_requests!r}"
+            )
+        object.__setattr__(self, "per_profile", PerProfileLimits.coerce(
+            self.per_profile))
         if self.json is not None and method == "GET":
             raise ConfigurationError(
                 "json= sends a request body, which GET does not carry; pass "
                 "method='POST' (or 'PUT'), or move the values to params="
             )
+        self._check_payload()
+        if self.records is None and isinstance(self.columns, ColumnMapping):
+            object.__setattr__(self, "records", self.columns.records)
         self._check_shape()
         columns = dict(self.columns) if isinstance(self.columns, Mapping) else self.columns
         for response_key in (self.on or {}).values():
@@ -142,8 +186,24 @@ class ExternalAPI:
                 # The key is read from each record even when it is not an output.
                 columns[response_key] = Column("$[" + json.dumps(response_key) + "]")
         object.__setattr__(
-            self, "mapping", compile_mapping(columns, records=self.records)
+            self, "mapping", compile_mapping(
+                columns, records=self.records, assume_tz=self.assume_tz,
+                na_values=self.na_values, on_invalid=self.on_invalid)
         )
+
+    def _check_payload(self) -> None:
+        if self.payload is None:
+            return
+        object.__setattr__(self, "payload", Payload.coerce(self.payload))
+        if self.method == "GET":
+            raise ConfigurationError(
+                "payload= sends a request body, which GET does not carry; pass "
+                "method='POST' (or 'PUT')"
+            )
+        if self.json is not None:
+            raise ConfigurationError(
+                "payload= and json= both set the request body; pass one of them"
+            )
 
     def _check_shape(self) -> None:
         if self.on is not None:
@@ -199,9 +259,9 @@ class ExternalAPI:
         """The campaign columns as a list; empty when the frame is one campaign."""
         if self.campaign is None:
             return []
-        if isinstance(self.campaign, str):
-            return [self.campaign]
-        return list(self.campaign)
+        if isinstance(self.campaign, list | tuple):
+            return list(self.campaign)
+        return [self.campaign]  # one label: a str, or an int for unnamed columns
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """Return the TLS context for `verify`; None means the system default."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -66,7 +66,8 @@ def broadcast_rows(
     campaign failed or was skipped; rows with code -1 get -1.
     """
     table = np.append(row_of_campaign, -1).astype(_index_dtype(len(row_of_campaign)))
-    return table[codes]
+    rows: np.ndarray[Any, Any] = table[codes]
+    return rows
 
 
 def lookup_rows(
@@ -113,7 +114,8 @@ def lookup_rows(
         dense = np.full(n_campaigns * width + 1, -1, dtype=np.int64)
         dense[table.index.to_numpy()] = table.to_numpy()
         row_combined = np.where(row_valid & (codes < n_campaigns), row_combined, -1)
-        return dense[row_combined]
+        rows: np.ndarray[Any, Any] = dense[row_combined]
+        return rows
     positions = pd.Index(table.index).get_indexer(row_combined)
     found = table.to_numpy()[positions]
     return np.where(row_valid & (positions >= 0), found, -1)
@@ -133,7 +135,8 @@ def sequential_rows(
     valid = codes >= 0
     rank = np.zeros(len(codes), dtype=np.int64)
     if valid.any():
-        rank[valid] = pd.Series(codes[valid]).groupby(codes[valid]).cumcount().to_numpy()
+        in_campaign = pd.Series(codes[valid]).groupby(codes[valid]).cumcount()
+        rank[valid] = in_campaign.to_numpy()
     safe_codes = np.where(valid, codes, 0)
     start = np.asarray(record_start, dtype=np.int64)[safe_codes]
     count = np.asarray(record_count, dtype=np.int64)[safe_codes]
@@ -157,11 +160,14 @@ def take_column(series: pd.Series, rows: np.ndarray[Any, Any], *,
     array = series.array
     if as_category and isinstance(series.dtype, pd.StringDtype):
         value_codes, categories = pd.factorize(series, use_na_sentinel=True)
+        # Categories in pandas' default "str" dtype survive a Parquet round trip
+        # unchanged, which "string" categories do not.
+        categories = categories.astype("str")
         table = np.append(value_codes, -1).astype(_index_dtype(len(categories)))
         return pd.Categorical.from_codes(table[rows], categories=categories,
                                          validate=False)
     if isinstance(array, _MASKED_ARRAYS):
-        numpy_dtype = array.dtype.numpy_dtype
+        numpy_dtype = cast(Any, array.dtype).numpy_dtype
         zero = numpy_dtype.type(0)
         data = np.append(array.to_numpy(dtype=numpy_dtype, na_value=zero), zero)
         mask = np.append(array.isna(), True)
@@ -176,12 +182,16 @@ def take_column(series: pd.Series, rows: np.ndarray[Any, Any], *,
         return gathered.array
     if isinstance(array, pd.arrays.NumpyExtensionArray) and array.dtype.kind in "fO":
         filler = np.nan if array.dtype.kind == "f" else None
-        filler_array = np.array([filler], dtype=array.dtype.numpy_dtype)
+        filler_array = np.array([filler], dtype=cast(Any, array.dtype).numpy_dtype)
         return np.append(array.to_numpy(), filler_array)[rows]
     return array.take(rows.astype(np.intp, copy=False), allow_fill=True)
 
 
-_MASKED_ARRAYS = (pd.arrays.IntegerArray, pd.arrays.FloatingArray, pd.arrays.BooleanArray)
+_MASKED_ARRAYS = (
+    pd.arrays.IntegerArray,
+    pd.arrays.FloatingArray,
+    pd.arrays.BooleanArray,
+)
 
 
 def assemble(

@@ -8,7 +8,7 @@ import logging
 import sys
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,10 +32,18 @@ from extapi_pandas.errors import (
     MappingError,
     PerProfileDataWarning,
 )
-from extapi_pandas.frames import build_frame
-from extapi_pandas.mapping import Column, CompiledMapping, compile_mapping, extract_document
-from extapi_pandas.parse import NO_CONTENT, parse_body
+from extapi_pandas.frames import BuiltFrame, Fix, build_frame
+from extapi_pandas.mapping import (
+    Column,
+    CompiledMapping,
+    compile_mapping,
+    extract_document,
+    missing_required_error,
+)
+from extapi_pandas.parse import NO_CONTENT, parse_body, reject_infinities
+from extapi_pandas.perprofile import per_profile_warnings
 from extapi_pandas.plan import CampaignRequest, Plan, make_plan
+from extapi_pandas.progress import NullProgress, ProgressReporter
 from extapi_pandas.provenance import (
     ATTRS_KEY,
     CampaignRecord,
@@ -44,10 +52,9 @@ from extapi_pandas.provenance import (
 )
 from extapi_pandas.redaction import Redactor
 from extapi_pandas.validation import (
-    failure_frame,
+    check_frame,
     raise_for_failures,
     resolve_schema,
-    validate_frame,
 )
 
 if TYPE_CHECKING:
@@ -72,8 +79,18 @@ class Outcome:
     warnings: list[tuple[type[Warning], str]] = field(default_factory=list)
 
 
-async def enrich_async(audience: pd.DataFrame, api: ExternalAPI) -> Outcome:
-    """Run the whole pipeline for one audience; warnings are returned, not emitted."""
+async def enrich_async(
+    audience: pd.DataFrame,
+    api: ExternalAPI,
+    *,
+    progress: ProgressReporter | None = None,
+) -> Outcome:
+    """Run the whole pipeline for one audience; warnings are returned, not emitted.
+
+    `progress` is told the number of campaigns, each one done and each retry; the
+    caller creates it (in its own thread, so a notebook shows it in the right cell)
+    and closes it.
+    """
     started = time.monotonic()
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     redactor = api.redactor()
@@ -85,10 +102,11 @@ async def enrich_async(audience: pd.DataFrame, api: ExternalAPI) -> Outcome:
     logger.info("enriching %d rows: %d campaign request(s) to %s", len(audience),
                 len(plan.requests), redactor.url(api.url))
 
-    records = await _fetch_all(plan, api, redactor)
+    records = await _fetch_all(plan, api, redactor, progress or NullProgress())
+    _check_required(records, api, redactor)
 
-    frame, row_campaigns = _frame_from(records, api)
-    frame, row_campaigns = _validate(frame, row_campaigns, records, api, schema)
+    built, row_campaigns = _frame_from(records, api)
+    frame, row_campaigns = _validate(built, row_campaigns, records, api, schema)
 
     rows = _rows_for_audience(plan, records, row_campaigns, audience, api, frame)
     new_columns = {
@@ -100,7 +118,7 @@ async def enrich_async(audience: pd.DataFrame, api: ExternalAPI) -> Outcome:
     result = assemble(audience, new_columns)
 
     outcome = Outcome(result)
-    _collect_warnings(outcome, records, rows, plan, api)
+    _collect_warnings(outcome, audience, records, rows, plan, api)
     result.attrs[ATTRS_KEY] = _provenance(
         plan, records, api, redactor, rows, names, result, started, started_at, outcome
     )
@@ -125,12 +143,18 @@ def _check_lookup_columns(audience: pd.DataFrame, api: ExternalAPI) -> None:
 
 
 async def _fetch_all(
-    plan: Plan, api: ExternalAPI, redactor: Redactor
+    plan: Plan, api: ExternalAPI, redactor: Redactor, progress: ProgressReporter
 ) -> list[CampaignRecord]:
     # Imported here: aiohttp takes about a third of pandas' own import time.
     from extapi_pandas.http.client import Fetcher
 
-    async with Fetcher(api, redactor, ssl_context=api.ssl_context()) as fetcher:
+    progress.start(len(plan.requests))
+    async with Fetcher(
+        api,
+        redactor,
+        ssl_context=api.ssl_context(),
+        on_retry=lambda request, code: progress.retry(request.key, code),
+    ) as fetcher:
         tasks = [
             asyncio.create_task(_run_campaign(request, fetcher, api, redactor))
             for request in plan.requests
@@ -139,7 +163,8 @@ async def _fetch_all(
             # as_completed raises the first failure as soon as it happens; the
             # finally block then cancels the campaigns still in flight.
             for next_done in asyncio.as_completed(tasks):
-                await next_done
+                record = await next_done
+                progress.advance(record.status)
         finally:
             for task in tasks:
                 task.cancel()
@@ -167,9 +192,13 @@ async def _run_campaign(
             _check_required_on_empty(api.mapping, request.key)
         else:
             record.extraction = extract_document(parsed.document, api.mapping,
-                                                 campaign=request.key)
+                                                 campaign=request.key,
+                                                 defer_required=True)
+            record.notes.extend(record.extraction.notes)
+            reject_infinities(record.extraction.values, api.guard.allows_infinity,
+                              campaign=request.key)
     except ExtapiError as exc:
-        exc.args = (redactor.text(str(exc)), *exc.args[1:])
+        redactor.exception(exc)
         if api.on_error == "raise":
             raise
         logger.warning("campaign %r failed (%s): %s", request.key, exc.code, exc)
@@ -188,26 +217,50 @@ def _check_required_on_empty(mapping: CompiledMapping, campaign: Any) -> None:
         )
 
 
+def _check_required(
+    records: list[CampaignRecord], api: ExternalAPI, redactor: Redactor
+) -> None:
+    """Fail the campaigns whose response lacks a required column, naming them all."""
+    lacking = {
+        record.request.key: list(record.extraction.lacking)
+        for record in records
+        if record.extraction is not None and record.extraction.lacking
+    }
+    if not lacking:
+        return
+    if api.on_error == "raise":
+        error = missing_required_error(lacking, api.mapping)
+        redactor.exception(error)
+        raise error
+    for record in records:
+        if record.extraction is not None and record.extraction.lacking:
+            record.error = missing_required_error(
+                {record.request.key: list(record.extraction.lacking)}, api.mapping)
+            redactor.exception(record.error)
+            record.extraction = None
+
+
 def _frame_from(
     records: list[CampaignRecord], api: ExternalAPI
-) -> tuple[pd.DataFrame, list[int]]:
-    """Concatenate the campaigns' extracted values into one small frame."""
+) -> tuple[BuiltFrame, list[int]]:
+    """Concatenate the campaigns' extracted values and convert them to one frame."""
     values: dict[str, list[Any]] = {name: [] for name in api.mapping.names}
+    zones: dict[str, list[Any]] = {}
     row_campaigns: list[int] = []
     for record in records:
         if record.extraction is None or record.error is not None:
             continue
         for name in values:
             values[name].extend(record.extraction.values[name])
+        for name, row_zones in record.extraction.zones.items():
+            zones.setdefault(name, []).extend(row_zones)
         row_campaigns.extend([record.request.number] * record.extraction.rows)
-    declared = {name: column.dtype for name, column in api.mapping.columns.items()}
-    frame, conversion_failures = build_frame(values, declared, len(row_campaigns))
-    frame.attrs["conversion_failures"] = conversion_failures
-    return frame, row_campaigns
+    built = build_frame(values, api.mapping.columns, len(row_campaigns), zones=zones)
+    return built, row_campaigns
 
 
 def _validate(
-    frame: pd.DataFrame,
+    built: BuiltFrame,
     row_campaigns: list[int],
     records: list[CampaignRecord],
     api: ExternalAPI,
@@ -217,11 +270,11 @@ def _validate(
     keys = [record.request.key for record in records]
     for _ in range(3):
         key_of_row = [keys[number] for number in row_campaigns]
-        failures = failure_frame(frame.attrs.pop("conversion_failures", []), key_of_row)
-        if failures.empty and schema is not None:
-            frame, failures = validate_frame(frame, schema, key_of_row)
+        checked = check_frame(built, schema, key_of_row, api.mapping.columns)
+        failures = checked.failures
         if failures.empty:
-            return frame, row_campaigns
+            _count_fixes(checked.fixes, row_campaigns, records)
+            return checked.frame, row_campaigns
         if api.on_error == "raise":
             raise_for_failures(failures)
         failed = _failed_campaigns(failures, row_campaigns, records)
@@ -229,9 +282,23 @@ def _validate(
             record = records[number]
             record.error = _validation_error(failures, record.request.key)
             record.extraction = None
-        frame, row_campaigns = _frame_from(records, api)
+        built, row_campaigns = _frame_from(records, api)
     raise_for_failures(failures)
-    return frame, row_campaigns
+    return checked.frame, row_campaigns
+
+
+def _count_fixes(
+    fixes: list[Fix], row_campaigns: list[int], records: list[CampaignRecord]
+) -> None:
+    """Count the values each campaign's `on_invalid` policies replaced."""
+    for fix in fixes:
+        record = records[row_campaigns[fix.row]]
+        if record.extraction is not None:
+            invalid = record.extraction.invalid
+            invalid[fix.column] = invalid.get(fix.column, 0) + 1
+    if fixes:
+        logger.info("on_invalid replaced %d invalid value(s), the first in column %r",
+                    len(fixes), fixes[0].column)
 
 
 def _failed_campaigns(
@@ -332,9 +399,11 @@ def _status_column(plan: Plan, records: list[CampaignRecord]) -> pd.Categorical:
 
 
 def _collect_warnings(
-    outcome: Outcome, records: list[CampaignRecord], rows: np.ndarray[Any, Any],
+    outcome: Outcome, audience: pd.DataFrame, records: list[CampaignRecord],
+    rows: np.ndarray[Any, Any],
     plan: Plan, api: ExternalAPI,
 ) -> None:
+    outcome.warnings.extend(plan.warnings)
     for record in records:
         for note in record.notes:
             outcome.warnings.append((ExtapiWarning, note))
@@ -350,28 +419,8 @@ def _collect_warnings(
         outcome.warnings.append((ExtapiWarning,
             f"{len(failed)} of {len(records)} campaign(s) failed and kept null "
             f"columns (see the {STATUS_COLUMN} column): {shown}"))
-    if api.resolved_assign == "lookup":
-        _warn_per_profile_lookup(outcome, records, plan, api)
-
-
-def _warn_per_profile_lookup(
-    outcome: Outcome, records: list[CampaignRecord], plan: Plan, api: ExternalAPI
-) -> None:
-    on = api.on or {}
-    for record in records:
-        extraction = record.extraction
-        if extraction is None:
-            continue
-        profiles = record.request.profiles
-        if extraction.rows >= 1000 and extraction.rows * 2 >= profiles:
-            key = ", ".join(f"{a!r}: {r!r}" for a, r in on.items())
-            outcome.warnings.append((PerProfileDataWarning,
-                f"campaign {record.request.key!r}: the response has "
-                f"{extraction.rows} records for {profiles} profiles, which is "
-                "per-profile data; a campaign-wide API call moves it slowly and loads "
-                "the endpoint. Export it as a file and join it instead: "
-                f"df.extapi.enrich_from_file('profiles.parquet', on={{{key}}})"))
-            return
+    for message in per_profile_warnings(audience, plan, records, api):
+        outcome.warnings.append((PerProfileDataWarning, message))
 
 
 def _provenance(
@@ -436,17 +485,28 @@ def extract(
     columns: Mapping[str, str | Column],
     records: str | None = None,
     schema: Any = None,
+    assume_tz: str | int | None = None,
+    na_values: Sequence[Any] | None = None,
+    on_invalid: Any = "raise",
 ) -> pd.DataFrame:
     """Apply the extract and validate stages to a JSON value already in hand.
 
     `enrich` runs the same code on each response. Inside `records`, column paths
-    are relative to each record (`$` is the record).
+    are relative to each record (`$` is the record). The frame's
+    `attrs["extapi"]` counts, per column, the rows with no node (`missing`), with
+    a JSON null or an `na_values` entry (`nulls`), and with a value replaced by
+    `on_invalid` (`invalid`).
 
     Args:
         document: A parsed JSON value (dict, list, or scalar).
-        columns: Output column name to JSONPath string or `Column`.
-        records: JSONPath of an array; each element gives one row.
+        columns: Output column name to JSONPath string or `Column`, or a `Mapping`
+            (which brings its own `records`).
+        records: JSONPath of an array, each element giving one row, or of an
+            object of parallel arrays, zipped into one row per index.
         schema: pandera `DataFrameSchema` or `DataFrameModel`.
+        assume_tz: Default `Column.assume_tz` of timestamp columns.
+        na_values: Default `Column.na_values`.
+        on_invalid: Default `Column.on_invalid`.
 
     Returns:
         One row without `records`, else one row per record.
@@ -462,14 +522,22 @@ def extract(
                  offer
         0  Winter sale
     """
-    mapping = compile_mapping(columns, records=records)
+    mapping = compile_mapping(columns, records=records, assume_tz=assume_tz,
+                              na_values=na_values, on_invalid=on_invalid)
     extraction = extract_document(document, mapping)
-    declared = {name: column.dtype for name, column in mapping.columns.items()}
-    frame, conversions = build_frame(extraction.values, declared, extraction.rows)
-    row_labels = [None] * extraction.rows
-    raise_for_failures(failure_frame(conversions, row_labels))
-    resolved = resolve_schema(schema)
-    if resolved is not None:
-        frame, failures = validate_frame(frame, resolved, row_labels)
-        raise_for_failures(failures)
+    for note in extraction.notes:
+        warnings.warn(note, ExtapiWarning, stacklevel=2)
+    built = build_frame(extraction.values, mapping.columns, extraction.rows,
+                        zones=extraction.zones)
+    checked = check_frame(built, resolve_schema(schema), [None] * extraction.rows,
+                          mapping.columns)
+    raise_for_failures(checked.failures)
+    for fix in checked.fixes:
+        extraction.invalid[fix.column] = extraction.invalid.get(fix.column, 0) + 1
+    frame = checked.frame
+    frame.attrs[ATTRS_KEY] = {
+        "missing": {k: v for k, v in extraction.missing.items() if v},
+        "nulls": {k: v for k, v in extraction.nulls.items() if v},
+        "invalid": dict(extraction.invalid),
+    }
     return frame

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from extapi_pandas.errors import ConfigurationError
 
-__all__ = ["MIB", "Guard", "Retry", "Timeout"]
+__all__ = ["GUARD_FIELDS", "MIB", "RETRYABLE_STATUSES", "Guard", "Retry", "Timeout"]
 
 MIB = 1024 * 1024
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+# Client errors that a later attempt can fix: request timeout, too early, too many
+# requests. Any other 4xx means that the request itself is wrong, so it is never
+# retried.
+_RETRYABLE_CLIENT_ERRORS = frozenset({408, 425, 429})
 
 
 def _require_positive(owner: str, name: str, value: float, *, allow_zero: bool) -> None:
@@ -70,7 +76,8 @@ class Retry:
         attempts: Retries after the first try; 0 turns retrying off.
         backoff: Base of the exponential wait, in seconds.
         max_backoff: Cap on one wait, in seconds.
-        statuses: HTTP statuses that are retried. Other statuses are never retried.
+        statuses: HTTP statuses that are retried: 5xx, 408, 425 and 429 are
+            accepted. Other statuses are never retried.
         unsafe_methods: Also retry POST requests. A POST is retried only with this
             set, or when the request carries an `Idempotency-Key` header, because
             repeating it could, for example, issue voucher codes twice.
@@ -94,7 +101,10 @@ class Retry:
         _require_positive("Retry", "attempts", self.attempts, allow_zero=True)
         _require_positive("Retry", "backoff", self.backoff, allow_zero=True)
         _require_positive("Retry", "max_backoff", self.max_backoff, allow_zero=True)
-        object.__setattr__(self, "statuses", frozenset(self.statuses))
+        statuses = frozenset(self.statuses)
+        for status in sorted(statuses, key=str):
+            _check_retry_status(status)
+        object.__setattr__(self, "statuses", statuses)
 
     @classmethod
     def coerce(cls, value: Retry | int) -> Retry:
@@ -104,9 +114,24 @@ class Retry:
         return cls(attempts=value)
 
     def delay(self, retry_number: int) -> float:
-        """Return the jittered wait before retry `retry_number` (1-based), in seconds."""
+        """Return the jittered wait before retry `retry_number` (1-based), seconds."""
         ceiling = min(self.max_backoff, self.backoff * 2 ** (retry_number - 1))
         return random.uniform(0, ceiling)
+
+
+def _check_retry_status(status: Any) -> None:
+    if isinstance(status, bool) or not isinstance(status, int):
+        raise ConfigurationError(
+            f"Retry.statuses must hold HTTP status codes as whole numbers, got "
+            f"{status!r}"
+        )
+    if 500 <= status <= 599 or status in _RETRYABLE_CLIENT_ERRORS:
+        return
+    raise ConfigurationError(
+        f"Retry.statuses cannot include {status}: only 5xx, 408, 425 and 429 can "
+        "succeed on a later attempt; any other status means the request itself must "
+        "change"
+    )
 
 
 @dataclass(frozen=True)
@@ -122,6 +147,10 @@ class Guard:
         max_request_bytes: Maximum request body.
         max_depth: Maximum nesting depth of the JSON response.
         strict_content_type: Reject bodies not labelled as JSON, even when they parse.
+        allow_infinity: Output columns that may hold the bare JSON tokens
+            `Infinity` and `-Infinity`: True for all, or a collection of column
+            names. In other columns such a value fails validation. NaN tokens are
+            always read as null, with a warning.
 
     Example:
         >>> Guard(max_bytes=20 * MIB).max_bytes
@@ -136,8 +165,23 @@ class Guard:
     max_request_bytes: int = 5 * MIB
     max_depth: int = 64
     strict_content_type: bool = False
+    allow_infinity: bool | frozenset[str] = False
 
     def __post_init__(self) -> None:
+        for name in (
+            "allow_http",
+            "allow_link_local",
+            "follow_redirects",
+            "strict_content_type",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                raise ConfigurationError(
+                    f"Guard.{name} must be True or False, got {value!r}"
+                )
+        object.__setattr__(
+            self, "allow_infinity", _column_set("allow_infinity", self.allow_infinity)
+        )
         for name in ("max_redirects", "max_bytes", "max_request_bytes", "max_depth"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
@@ -149,6 +193,27 @@ class Guard:
     def replace(self, **changes: Any) -> Guard:
         """Return a copy with `changes` applied."""
         return dataclasses.replace(self, **changes)
+
+    def allows_infinity(self, column: str) -> bool:
+        """Return True when `column` may hold an infinite value."""
+        if isinstance(self.allow_infinity, bool):
+            return self.allow_infinity
+        return column in self.allow_infinity
+
+
+def _column_set(name: str, value: Any) -> bool | frozenset[str]:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return frozenset({value})
+    if isinstance(value, Iterable):
+        names = frozenset(value)
+        if all(isinstance(item, str) for item in names):
+            return names
+    raise ConfigurationError(
+        f"Guard.{name} must be True, False or a collection of column names, got "
+        f"{value!r}"
+    )
 
 
 GUARD_FIELDS = frozenset(f.name for f in dataclasses.fields(Guard))

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import codecs
 import json
+import math
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from extapi_pandas.errors import DecodeError, InvalidJSON
+import pandas as pd
 
-__all__ = ["NO_CONTENT", "ParsedBody", "is_json_content_type", "parse_body"]
+from extapi_pandas.errors import DecodeError, InvalidJSON, ValidationError
+
+__all__ = [
+    "NO_CONTENT",
+    "ParsedBody",
+    "is_json_content_type",
+    "parse_body",
+    "reject_infinities",
+]
 
 _PREVIEW_CHARS = 120
 
@@ -64,16 +74,20 @@ def parse_body(
     labelled_json = is_json_content_type(media_type)
     if not labelled_json and strict_content_type:
         raise InvalidJSON(
-            f"campaign {campaign!r}: the response has Content-Type "
-            f"{content_type or '(none)'!r}, not JSON, and strict_content_type=True "
-            "rejects it; pass strict_content_type=False to parse it when it is JSON",
+            f"campaign {campaign!r}: the response (status {status}) has Content-Type "
+            f"{content_type or '(none)'!r}, not a JSON type, and "
+            "strict_content_type=True rejects it; the body starts with "
+            f"{_preview(text)!r}. Pass strict_content_type=False to parse such "
+            "bodies when they are JSON",
             campaign=campaign,
         )
     parsed = ParsedBody(None)
     try:
-        parsed.document = json.loads(text, parse_constant=_constant_parser(parsed))
+        parsed.document = json.loads(
+            text, parse_constant=_constant_parser(parsed, campaign)
+        )
     except (ValueError, RecursionError) as exc:
-        raise _invalid_json(exc, text, status, content_type, campaign) from exc
+        raise _invalid_json(exc, text, status, content_type, campaign) from None
     depth = _depth(parsed.document, max_depth)
     if depth > max_depth:
         raise InvalidJSON(
@@ -82,10 +96,12 @@ def parse_body(
             campaign=campaign,
         )
     if not labelled_json:
-        parsed.notes.insert(0,
-            f"campaign {campaign!r}: the response is labelled "
-            f"{content_type or 'with no Content-Type'!s}, not JSON, but parsed as "
-            "JSON; pass strict_content_type=True to reject such bodies"
+        label = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
+        parsed.notes.insert(
+            0,
+            f"campaign {campaign!r}: the response has {label}, not a JSON type, but "
+            "its body is valid JSON and was used; pass strict_content_type=True to "
+            "reject such responses",
         )
     return parsed
 
@@ -121,22 +137,28 @@ def _decode_text(
     except UnicodeDecodeError as exc:
         raise DecodeError(
             f"campaign {campaign!r}: the body is not valid {encoding} (byte "
-            f"{body[exc.start:exc.start + 1]!r} at position {exc.start}); the server "
+            f"{body[exc.start : exc.start + 1]!r} at position {exc.start}); the server "
             "sent bytes that do not match its charset",
             campaign=campaign,
         ) from exc
 
 
-def _constant_parser(parsed: ParsedBody) -> Any:
+def _constant_parser(parsed: ParsedBody, campaign: Any) -> Any:
+    warned = False
+
     def parse_constant(name: str) -> float | None:
+        nonlocal warned
         if name == "NaN":
-            if not any("NaN" in note for note in parsed.notes):
+            if not warned:
+                warned = True
                 parsed.notes.append(
-                    "the response contains bare NaN tokens, which are not JSON; "
-                    "they were read as null"
+                    f"campaign {campaign!r}: the response contains bare NaN tokens, "
+                    "which are not valid JSON; they were read as null"
                 )
             return None
-        return float(name)  # "Infinity" and "-Infinity"
+        # "Infinity" and "-Infinity": kept, and checked by reject_infinities once
+        # the columns are extracted.
+        return float(name)
 
     return parse_constant
 
@@ -147,14 +169,19 @@ def _invalid_json(
     if isinstance(exc, RecursionError):
         return InvalidJSON(
             f"campaign {campaign!r}: the response nests too deep to parse; raise "
-            "max_depth only if such depth is expected", campaign=campaign)
-    start = " ".join(text[:_PREVIEW_CHARS].split())
+            "max_depth only if such depth is expected",
+            campaign=campaign,
+        )
     return InvalidJSON(
         f"campaign {campaign!r}: the response is not valid JSON ({exc}); status "
         f"{status}, Content-Type {content_type or '(none)'!r}, body starts with "
-        f"{start!r}. Check the URL and the API's status page",
+        f"{_preview(text)!r}. Check the URL and the API's status page",
         campaign=campaign,
     )
+
+
+def _preview(text: str) -> str:
+    return " ".join(text[:_PREVIEW_CHARS].split())
 
 
 def _depth(document: Any, limit: int) -> int:
@@ -163,15 +190,69 @@ def _depth(document: Any, limit: int) -> int:
     stack: list[tuple[Any, int]] = [(document, 1)]
     while stack:
         value, depth = stack.pop()
-        if isinstance(value, dict):
-            children = value.values()
-        elif isinstance(value, list):
-            children = value
-        else:
-            continue
         deepest = max(deepest, depth)
         if deepest > limit:
             return deepest
-        stack.extend((child, depth + 1) for child in children
-                     if isinstance(child, dict | list))
+        if not isinstance(value, dict | list):
+            continue  # a scalar document, such as 42 or true
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend(
+            (child, depth + 1) for child in children if isinstance(child, dict | list)
+        )
     return deepest
+
+
+def reject_infinities(
+    values: Mapping[str, Sequence[Any]], allowed: Any, *, campaign: Any
+) -> None:
+    """Raise when an extracted value is infinite in a column that does not allow it.
+
+    JSON has no infinity; some servers send the bare tokens `Infinity` and
+    `-Infinity` anyway. Such a value is usually a bug upstream, so it fails
+    validation unless the `allow_infinity` guard option names its column.
+
+    Args:
+        values: Output column name to its extracted values (nested lists and
+            objects are searched too).
+        allowed: A predicate, `Guard.allows_infinity`, that takes a column name.
+        campaign: The campaign key, for the error.
+
+    Raises:
+        ValidationError: An infinite value sits in a column that does not allow it.
+    """
+    cases = [
+        (name, value)
+        for name, column in values.items()
+        if not allowed(name)
+        for value in _infinities(column)
+    ]
+    if not cases:
+        return
+    name, value = cases[0]
+    failures = pd.DataFrame(
+        {
+            "campaign": [campaign] * len(cases),
+            "column": [column for column, _ in cases],
+            "value": [found for _, found in cases],
+            "check": ["finite"] * len(cases),
+        }
+    )
+    raise ValidationError(
+        f"campaign {campaign!r}: column {name!r} contains {value}, from a bare "
+        "Infinity token in the response; pass allow_infinity=True, or "
+        f"allow_infinity=[{name!r}], to accept infinite values in that column",
+        failure_cases=failures,
+        campaign=campaign,
+    )
+
+
+def _infinities(values: Sequence[Any]) -> Iterator[float]:
+    stack = list(values)
+    while stack:
+        value = stack.pop()
+        if isinstance(value, float) and math.isinf(value):
+            yield value
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -13,6 +13,8 @@ from yarl import URL
 
 from extapi_pandas.activity import ExternalAPI
 from extapi_pandas.errors import ConfigurationError, RequestTooLarge, TemplateError
+from extapi_pandas.payload import render_payloads
+from extapi_pandas.perprofile import check_request_count
 from extapi_pandas.templates import (
     COUNT,
     collect_fields,
@@ -69,33 +71,42 @@ class Grouping:
 
 @dataclass(frozen=True)
 class Plan:
-    """The grouping of the audience and one request per campaign."""
+    """The grouping of the audience, one request per campaign, and plan warnings."""
 
     grouping: Grouping
     requests: list[CampaignRequest]
+    warnings: list[tuple[type[Warning], str]] = field(default_factory=list)
 
 
 def make_plan(audience: pd.DataFrame, api: ExternalAPI) -> Plan:
     """Group the audience by campaign and render one request per campaign.
 
     Raises:
-        ConfigurationError: A campaign column does not exist, or keys are missing.
+        ConfigurationError: A campaign column does not exist, keys are missing, or
+            there are more campaigns than `max_requests`.
         TemplateError: A placeholder names no column, or its column varies within a
             campaign (per-profile data, which belongs in `enrich_from_file`).
         RequestTooLarge: A rendered body is larger than `max_request_bytes`.
     """
     grouping = group_campaigns(audience, api.campaign_columns, api.missing_campaign)
+    check_request_count(len(grouping.keys), len(audience), api.campaign_columns,
+                        api.max_requests, api.output_columns)
     fields = _template_fields(api)
     columns = _resolve_fields(audience, fields)
-    for field, column in columns.items():
+    for name, column in columns.items():
         if column not in api.campaign_columns:  # a campaign column is constant
-            _check_constant(audience, column, field, grouping, api)
+            _check_constant(audience, column, name, grouping, api)
+    payloads = (
+        render_payloads(api.payload, audience, grouping.codes, grouping.keys)
+        if api.payload is not None else None
+    )
     requests = [
         _render_request(api, grouping, number, _campaign_values(
-            audience, columns, grouping, number))
+            audience, columns, grouping, number),
+            payloads.bodies[number] if payloads is not None else None)
         for number in range(len(grouping.keys))
     ]
-    return Plan(grouping, requests)
+    return Plan(grouping, requests, payloads.warnings if payloads is not None else [])
 
 
 def group_campaigns(
@@ -114,6 +125,7 @@ def group_campaigns(
                 f"campaign column {column!r} is not in the audience; its columns are "
                 f"{', '.join(map(repr, audience.columns[:30]))}"
             )
+        _require_unique_label(audience, column, "campaign column")
     codes = _factorize_columns(audience, columns)
     if missing == "raise" and n and codes.min() < 0:
         bad = np.flatnonzero(codes < 0)
@@ -125,12 +137,14 @@ def group_campaigns(
         )
     codes = _downcast(codes)
     first = _first_rows(codes)
-    keys = [_campaign_key(audience, columns, row) for row in first]
+    keys = [_campaign_key(audience, columns, int(row)) for row in first]
     counts = np.bincount(codes[codes >= 0], minlength=len(first)).astype(np.intp)
     return Grouping(codes, keys, first, counts)
 
 
-def _factorize_columns(audience: pd.DataFrame, columns: list[str]) -> np.ndarray[Any, Any]:
+def _factorize_columns(
+    audience: pd.DataFrame, columns: list[str]
+) -> np.ndarray[Any, Any]:
     """Return campaign codes numbered by first appearance, -1 where a key is missing."""
     parts = []
     for column in columns:
@@ -195,19 +209,32 @@ def _template_fields(api: ExternalAPI) -> set[str]:
 def _resolve_fields(audience: pd.DataFrame, fields: set[str]) -> dict[str, Any]:
     by_text = {str(column): column for column in audience.columns}
     resolved: dict[str, Any] = {}
-    for field in sorted(fields - {COUNT}):
-        if field not in by_text:
+    for name in sorted(fields - {COUNT}):
+        if name not in by_text:
             raise TemplateError(
-                f"placeholder {{{field}}} names no audience column; placeholders take "
+                f"placeholder {{{name}}} names no audience column; placeholders take "
                 f"a column name or {{count}}, the campaign's profile count. Columns: "
                 f"{', '.join(map(repr, list(by_text)[:30]))}"
             )
-        resolved[field] = by_text[field]
+        resolved[name] = by_text[name]
+        _require_unique_label(audience, resolved[name], f"placeholder {{{name}}}")
     return resolved
 
 
+def _require_unique_label(audience: pd.DataFrame, column: Any, role: str) -> None:
+    if not isinstance(audience.columns.get_loc(column), int):
+        raise ConfigurationError(
+            f"{role} names {column!r}, but the audience has several columns with "
+            "that label; rename them so that each label is unique"
+        )
+
+
 def _check_constant(
-    audience: pd.DataFrame, column: Any, field: str, grouping: Grouping, api: ExternalAPI
+    audience: pd.DataFrame,
+    column: Any,
+    field: str,
+    grouping: Grouping,
+    api: ExternalAPI,
 ) -> None:
     values, _ = pd.factorize(audience[column], use_na_sentinel=False)
     valid = grouping.codes >= 0
@@ -240,11 +267,19 @@ def _campaign_values(
 
 
 def _render_request(
-    api: ExternalAPI, grouping: Grouping, number: int, values: dict[str, Any]
+    api: ExternalAPI,
+    grouping: Grouping,
+    number: int,
+    values: dict[str, Any],
+    payload_body: bytes | None = None,
 ) -> CampaignRequest:
     key = grouping.keys[number]
-    url = URL(render_text(compile_string(api.url, where="url"), values, url_quote=True),
-              encoded=True)
+    try:
+        url_text = render_text(compile_string(api.url, where="url"), values,
+                               url_quote=True)
+    except TemplateError as exc:
+        raise TemplateError(f"campaign {key!r}: {exc}", campaign=key) from exc
+    url = URL(url_text, encoded=True)
     if api.params:
         rendered = render_json(dict(api.params), values, where="params")
         url = url.extend_query(
@@ -262,11 +297,12 @@ def _render_request(
                 campaign=key,
             )
         headers[name] = text
-    body = None
+    body = payload_body
     if api.json is not None:
         document = render_json(api.json, values, where="json")
         body = json.dumps(document, ensure_ascii=False, allow_nan=False,
                           separators=(",", ":")).encode("utf-8")
+    if body is not None:
         if len(body) > api.guard.max_request_bytes:
             raise RequestTooLarge(
                 f"request body for campaign {key!r} is {len(body)} bytes, over the "

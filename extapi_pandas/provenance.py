@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-from extapi_pandas.errors import ExtapiError
+from extapi_pandas.errors import ExtapiError, HTTPStatusError
 from extapi_pandas.mapping import Extraction
 from extapi_pandas.plan import CampaignRequest
 from extapi_pandas.redaction import Redactor
@@ -73,10 +73,14 @@ def campaign_entry(record: CampaignRecord, redactor: Redactor) -> dict[str, Any]
         entry["records"] = record.extraction.rows
         entry["missing"] = {k: v for k, v in record.extraction.missing.items() if v}
         entry["nulls"] = {k: v for k, v in record.extraction.nulls.items() if v}
+        entry["invalid"] = {k: v for k, v in record.extraction.invalid.items() if v}
     if record.empty:
         entry["empty_response"] = True
     if record.error is not None:
         entry["error"] = redactor.text(str(record.error))
+        if response is None and isinstance(record.error, HTTPStatusError):
+            # The server responded with an error status, so no Response was kept.
+            entry["http_status"] = record.error.status
     if record.notes:
         entry["warnings"] = [redactor.text(note) for note in record.notes]
     return entry

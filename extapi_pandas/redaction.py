@@ -1,7 +1,8 @@
-"""Secret values and the one redaction helper used by logs, reprs, errors and reports."""
+"""Secret values, and the one redaction helper for logs, reprs, errors and reports."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -12,6 +13,7 @@ from yarl import URL
 __all__ = ["MASK", "Redactor", "Secret", "is_sensitive_name"]
 
 MASK = "[secure]"
+_ESCAPED_MASK = "%5Bsecure%5D"
 
 # Header and query-parameter names whose values are credentials. Matched on the
 # lower-cased name, so "X-Api-Key", "api_key" and "access_token" are all caught.
@@ -28,7 +30,7 @@ _MIN_SEARCHED_LENGTH = 4
 
 
 def is_sensitive_name(name: str) -> bool:
-    """Return True when a header or query parameter named `name` carries a credential."""
+    """Return True when a header or query parameter `name` carries a credential."""
     lowered = name.lower()
     return lowered in _SENSITIVE_EXACT or bool(_SENSITIVE_NAME.search(lowered))
 
@@ -107,14 +109,18 @@ class Redactor:
     """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: list[str] = []
+        self._pattern: re.Pattern[str] | None = None
+        self.add(*secrets)
+
+    def add(self, *secrets: str) -> None:
+        """Mask `secrets` too from now on, such as a token fetched during the call."""
         values = {s for s in secrets if s and len(s) >= _MIN_SEARCHED_LENGTH}
+        if values <= set(self._secrets):
+            return
         # Longest first, so that a secret containing another is masked whole.
-        self._secrets = sorted(values, key=len, reverse=True)
-        self._pattern = (
-            re.compile("|".join(re.escape(s) for s in self._secrets))
-            if self._secrets
-            else None
-        )
+        self._secrets = sorted(values | set(self._secrets), key=len, reverse=True)
+        self._pattern = re.compile("|".join(re.escape(s) for s in self._secrets))
 
     def with_secrets(self, secrets: Iterable[str]) -> Redactor:
         """Return a redactor that also masks `secrets`."""
@@ -127,7 +133,7 @@ class Redactor:
         return self._pattern.sub(MASK, text)
 
     def url(self, url: str | URL) -> str:
-        """Mask userinfo, credential-named query parameters and known secrets in a URL."""
+        """Mask userinfo, credential-named query parameters and known secrets."""
         parsed = url if isinstance(url, URL) else URL(str(url), encoded=True)
         if parsed.password is not None:
             parsed = parsed.with_password(MASK)
@@ -139,7 +145,41 @@ class Redactor:
             parsed = parsed.with_query(masked)
         # human_repr() decodes percent-escapes, so the mask and the secrets searched
         # for by text() appear as written rather than encoded.
-        return self.text(parsed.human_repr())
+        # The userinfo part keeps its escapes, so the mask is restored there too.
+        return self.text(parsed.human_repr().replace(_ESCAPED_MASK, MASK))
+
+    def exception(self, error: BaseException) -> None:
+        """Mask known secrets in the messages of `error` and of its causes, in place.
+
+        Foreign exceptions can quote a request URL (aiohttp's connect timeout does),
+        so the whole `__cause__` and `__context__` chain is cleaned, as are notes.
+        """
+        seen: set[int] = set()
+        current: BaseException | None = error
+        while current is not None and id(current) not in seen:
+            seen.add(id(current))
+            self._clean_args(current)
+            notes = getattr(current, "__notes__", None)
+            if isinstance(notes, list):
+                current.__notes__ = [self.text(str(note)) for note in notes]
+            current = current.__cause__ or current.__context__
+
+    def _clean_args(self, error: BaseException) -> None:
+        if self._pattern is None:
+            return
+        cleaned = tuple(
+            self.text(arg) if isinstance(arg, str) else arg for arg in error.args
+        )
+        if cleaned != error.args:
+            error.args = cleaned
+        if self._pattern.search(str(error)):
+            # str() is built from attributes rather than args (OSError subclasses).
+            error.args = (self.text(str(error)),)
+            for name in ("strerror", "filename", "msg", "message"):
+                value = getattr(error, name, None)
+                if isinstance(value, str):
+                    with contextlib.suppress(AttributeError):
+                        setattr(error, name, self.text(value))
 
     def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
         """Return a copy of `headers` with credential values masked."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
@@ -23,12 +24,15 @@ class _Call:
         self._cancelled = False
         self.result: Any = None
         self.error: BaseException | None = None
+        self.done = threading.Event()
 
     def run_in_thread(self) -> None:
         try:
             self.result = asyncio.run(self._main())
         except BaseException as exc:  # re-raised in the caller's thread
             self.error = exc
+        finally:
+            self.done.set()
 
     async def _main(self) -> Any:
         with self._lock:
@@ -42,7 +46,9 @@ class _Call:
         with self._lock:
             self._cancelled = True
             if self._loop is not None and self._task is not None:
-                self._loop.call_soon_threadsafe(self._task.cancel)
+                # A closed loop raises RuntimeError, and its task has already ended.
+                with contextlib.suppress(RuntimeError):
+                    self._loop.call_soon_threadsafe(self._task.cancel)
 
 
 def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -54,15 +60,23 @@ def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     cancelled), and is then re-raised. The thread has ended when this returns.
     """
     call = _Call(factory)
-    thread = threading.Thread(target=call.run_in_thread, name="extapi-pandas-loop",
-                              daemon=True)
-    thread.start()
+    thread = threading.Thread(
+        target=call.run_in_thread, name="extapi-pandas-loop", daemon=True
+    )
+    # The caller waits on an Event, not on join(), because in CPython 3.11 a
+    # KeyboardInterrupt raised inside join() can mark the thread as stopped while
+    # it still runs. A second join() then returns at once.
     try:
-        thread.join()
+        thread.start()
+        call.done.wait()
     except KeyboardInterrupt:
         call.cancel()
-        thread.join()
+        # A thread not yet running sees the cancellation before it sends anything.
+        if thread.is_alive():
+            call.done.wait()
+            thread.join()
         raise
+    thread.join()
     if call.error is not None:
         raise call.error
     result: T = call.result

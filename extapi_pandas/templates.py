@@ -11,13 +11,23 @@ from urllib.parse import quote
 from extapi_pandas.errors import TemplateError
 from extapi_pandas.values import json_safe
 
-__all__ = ["COUNT", "StringTemplate", "collect_fields", "compile_string", "render_json",
-           "render_text"]
+__all__ = [
+    "COUNT",
+    "StringTemplate",
+    "collect_fields",
+    "compile_string",
+    "render_json",
+    "render_text",
+]
 
 COUNT = "count"
 """The placeholder for the number of profiles in the campaign."""
 
 _FORMATTER = string.Formatter()
+
+# Reserved and unreserved URL characters (RFC 3986) plus "%", so that the literal
+# text of a URL template keeps its structure and its existing percent-escapes.
+_URL_SAFE = ":/?#[]@!$&'()*+,;=-._~%"
 
 
 @dataclass(frozen=True)
@@ -54,7 +64,10 @@ def compile_string(text: str, *, where: str) -> StringTemplate:
         TemplateError: The braces are unbalanced or a placeholder is empty.
     """
     try:
-        pieces = tuple(_FORMATTER.parse(text))
+        pieces = tuple(
+            (literal, field, spec or "", conversion)
+            for literal, field, spec, conversion in _FORMATTER.parse(text)
+        )
     except ValueError as exc:
         raise TemplateError(
             f"invalid template in {where}: {exc} in {text!r}; write '{{{{' and '}}}}' "
@@ -89,19 +102,58 @@ def collect_fields(value: Any, *, where: str) -> set[str]:
 def render_text(
     template: StringTemplate, values: Mapping[str, Any], *, url_quote: bool = False
 ) -> str:
-    """Fill a template with campaign values; `url_quote` percent-encodes each value."""
+    """Fill a template with campaign values.
+
+    With `url_quote`, each value is percent-encoded whole (a `/` in a value stays
+    inside its path segment), and characters that a URL cannot carry raw in the
+    literal text, such as spaces and braces, are encoded too.
+
+    Raises:
+        TemplateError: A value does not fit its format spec, or a value in the URL
+            path is missing, `.` or `..`, which would change the path.
+    """
     parts: list[str] = []
+    in_query = False
     for literal, field, spec, conversion in template.pieces:
-        parts.append(literal)
+        parts.append(quote(literal, safe=_URL_SAFE) if url_quote else literal)
+        in_query = in_query or "?" in literal or "#" in literal
         if field is None:
             continue
-        text = _format_value(values[field], spec, conversion)
-        parts.append(quote(text, safe="") if url_quote else text)
+        if url_quote and not in_query and values[field] is None:
+            raise TemplateError(
+                f"placeholder {{{field}}} in {template.text!r} has a missing value, "
+                "which would leave an empty segment in the URL path; fill the column, "
+                "or pass the value with params=, where a missing value is left out"
+            )
+        text = _format_field(template, field, values[field], spec, conversion)
+        if url_quote:
+            if not in_query and text in (".", ".."):
+                raise TemplateError(
+                    f"placeholder {{{field}}} in {template.text!r} renders to "
+                    f"{text!r}, a dot segment that would change the URL path; "
+                    "pass the value as a query parameter with params= instead"
+                )
+            text = quote(text, safe="")
+        parts.append(text)
     return "".join(parts)
 
 
+def _format_field(
+    template: StringTemplate, field: str, value: Any, spec: str, conversion: str | None
+) -> str:
+    try:
+        return _format_value(value, spec, conversion)
+    except (ValueError, TypeError) as exc:
+        shown = f"{{{field}:{spec}}}" if spec else f"{{{field}}}"
+        raise TemplateError(
+            f"placeholder {shown} in {template.text!r} cannot format the "
+            f"value {value!r} ({type(value).__name__}): {exc}; use a format spec that "
+            "fits the column's type, such as {date:%Y-%m-%d} for a datetime column"
+        ) from exc
+
+
 def render_json(value: Any, values: Mapping[str, Any], *, where: str) -> Any:
-    """Fill the strings of a JSON value; a string that is one placeholder keeps its type.
+    """Fill the strings of a JSON value; a lone placeholder keeps its value's type.
 
     `{"n": "{count}"}` renders as `{"n": 120}` and `{"label": "n={count}"}` as
     `{"label": "n=120"}`.
@@ -111,13 +163,18 @@ def render_json(value: Any, values: Mapping[str, Any], *, where: str) -> Any:
         single = template.single_field
         if single is not None:
             return json_safe(values[single])
-        return render_text(template, values) if template.fields else value
+        # Rendered even without placeholders, so that '{{' and '}}' become braces.
+        return render_text(template, values)
     if isinstance(value, Mapping):
-        return {key: render_json(item, values, where=f"{where}[{key!r}]")
-                for key, item in value.items()}
+        return {
+            key: render_json(item, values, where=f"{where}[{key!r}]")
+            for key, item in value.items()
+        }
     if isinstance(value, list | tuple):
-        return [render_json(item, values, where=f"{where}[{i}]")
-                for i, item in enumerate(value)]
+        return [
+            render_json(item, values, where=f"{where}[{i}]")
+            for i, item in enumerate(value)
+        ]
     return value
 
 

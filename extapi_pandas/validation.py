@@ -4,21 +4,47 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from extapi_pandas.dtypes import InvalidValue, convert_value, parse_dtype
 from extapi_pandas.errors import ConfigurationError, ValidationError
-from extapi_pandas.frames import ConversionFailure
+from extapi_pandas.frames import BuiltFrame, ConversionFailure, Fix
+from extapi_pandas.mapping import Column
 
-__all__ = ["FAILURE_COLUMNS", "failure_frame", "raise_for_failures", "resolve_schema",
-           "validate_frame"]
+__all__ = [
+    "FAILURE_COLUMNS",
+    "Checked",
+    "check_frame",
+    "failure_frame",
+    "raise_for_failures",
+    "resolve_schema",
+    "validate_frame",
+]
 
 logger = logging.getLogger(__name__)
 
 FAILURE_COLUMNS = ["campaign", "column", "value", "check"]
 _SHOWN_FAILURES = 5
+
+
+@dataclass
+class Checked:
+    """A frame after conversion and validation.
+
+    Attributes:
+        frame: The validated frame (the unvalidated one when failures remain).
+        failures: Failure cases left after the `on_invalid` policies, with the
+            columns `campaign`, `column`, `value`, `check` and `row`.
+        fixes: Values that the `on_invalid` policies replaced.
+    """
+
+    frame: pd.DataFrame
+    failures: pd.DataFrame
+    fixes: list[Fix] = field(default_factory=list)
 
 
 def resolve_schema(schema: Any) -> Any:
@@ -42,28 +68,68 @@ def resolve_schema(schema: Any) -> Any:
     return resolved
 
 
+def check_frame(
+    built: BuiltFrame,
+    schema: Any,
+    row_campaigns: Sequence[Any],
+    columns: Mapping[str, Column],
+) -> Checked:
+    """Report conversion failures, then validate with the schema and apply policies.
+
+    A failed cell in a column whose `on_invalid` is `"null"` or a default is
+    replaced, and the frame is validated again. The other failures are returned.
+
+    Args:
+        built: The frame from `build_frame`, with its conversion failures and fixes.
+        schema: A schema from `resolve_schema`, or None.
+        row_campaigns: The campaign key of each row, named in failure cases.
+        columns: The mapping's columns, for their `on_invalid` policies.
+    """
+    checked = Checked(
+        built.frame, failure_frame(built.failures, row_campaigns), list(built.fixes)
+    )
+    if not checked.failures.empty or schema is None:
+        return checked
+    frame, failures = validate_frame(built.frame, schema, row_campaigns)
+    if failures.empty:
+        checked.frame = frame
+        return checked
+    fixed_frame, fixes = _apply_policies(built.frame, failures, columns)
+    if not fixes:
+        checked.failures = failures
+        return checked
+    checked.fixes.extend(fixes)
+    checked.frame, checked.failures = validate_frame(fixed_frame, schema, row_campaigns)
+    return checked
+
+
 def validate_frame(
     frame: pd.DataFrame, schema: Any, row_campaigns: Sequence[Any]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Validate `frame` lazily with coercion.
 
     Returns:
-        The validated frame, and the failure cases (empty when all rows passed) with
-        the columns `campaign`, `column`, `value`, `check` and `row`; `row` is None
-        for a failure that concerns a whole column.
+        The validated frame, and the failure cases (empty when all rows passed)
+        with the columns `campaign`, `column`, `value`, `check` and `row`. The
+        `row` is None for a failure that concerns a whole column.
     """
     import pandera.errors
 
     try:
-        return schema.validate(frame, lazy=True), _empty_failures()
+        validated = schema.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as exc:
         cases = exc.failure_cases
     except pandera.errors.SchemaError as exc:  # raised by checks that skip lazy mode
         cases = pd.DataFrame(
-            {"column": [getattr(exc, "column_name", None)],
-             "check": [str(exc.check) if exc.check is not None else str(exc)],
-             "failure_case": [None], "index": [None]}
+            {
+                "column": [getattr(exc, "column_name", None)],
+                "check": [str(exc.check) if exc.check is not None else str(exc)],
+                "failure_case": [None],
+                "index": [None],
+            }
         )
+    else:
+        return _keep_string_dtypes(frame, validated), _empty_failures()
     rows = [None if pd.isna(i) else int(i) for i in cases["index"]]
     failures = pd.DataFrame(
         {
@@ -77,6 +143,79 @@ def validate_frame(
     return frame, failures
 
 
+def _keep_string_dtypes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    # NOTE: with coerce=True, pandera 0.35 on pandas 3 turns a `string` column
+    # (missing values are <NA>) into the NaN-based default `str`; the extracted
+    # columns keep <NA>, so the original string dtype is put back.
+    restored = after
+    for name in after.columns.intersection(before.columns):
+        old, new = before[name].dtype, after[name].dtype
+        if (
+            isinstance(old, pd.StringDtype)
+            and isinstance(new, pd.StringDtype)
+            and old.na_value is pd.NA
+            and new.na_value is not pd.NA
+        ):
+            if restored is after:
+                restored = after.copy(deep=False)
+            restored[name] = after[name].astype(old)
+    return restored
+
+
+def _apply_policies(
+    frame: pd.DataFrame, failures: pd.DataFrame, columns: Mapping[str, Column]
+) -> tuple[pd.DataFrame, list[Fix]]:
+    """Replace the failed cells whose column has an `on_invalid` policy."""
+    fixed = frame.copy(deep=False)
+    fixes: list[Fix] = []
+    seen: set[tuple[int, str]] = set()
+    for case in failures.itertuples(index=False):
+        row_label: Any = case.row
+        if row_label is None or pd.isna(row_label):
+            continue  # a failure about the whole column has no cell to replace
+        row, column_name = int(row_label), str(case.column)
+        column = columns.get(column_name)
+        if column is None or (row, column_name) in seen:
+            continue
+        replacement = _policy_value(column)
+        if replacement is _RAISE:
+            continue
+        try:
+            values = fixed[column_name].array.copy()
+            values[row] = replacement
+        except (TypeError, ValueError) as exc:
+            logger.debug(
+                "on_invalid could not replace row %d of %r: %s", row, column_name, exc
+            )
+            continue
+        fixed[column_name] = values
+        seen.add((row, column_name))
+        action = "null" if replacement is None else "default"
+        fixes.append(Fix(row, column_name, case.value, action, str(case.check)))
+    return fixed, fixes
+
+
+class _Raise:
+    pass
+
+
+_RAISE: Any = _Raise()
+
+
+def _policy_value(column: Column) -> Any:
+    policy = column.on_invalid
+    if policy is None or (isinstance(policy, str) and policy == "raise"):
+        return _RAISE
+    if isinstance(policy, str) and policy == "null":
+        return None if column.nullable else _RAISE
+    if column.dtype is None:
+        return policy
+    try:
+        return convert_value(policy, parse_dtype(column.dtype), unit=column.unit)
+    except InvalidValue:  # pragma: no cover - Column checks its default
+        return _RAISE
+
+
 def failure_frame(
     conversions: Sequence[ConversionFailure], row_campaigns: Sequence[Any]
 ) -> pd.DataFrame:
@@ -88,7 +227,9 @@ def failure_frame(
             "campaign": [row_campaigns[c.row] for c in conversions],
             "column": [c.column for c in conversions],
             "value": [c.value for c in conversions],
-            "check": [c.check for c in conversions],
+            "check": [
+                f"{c.check}: {c.reason}" if c.reason else c.check for c in conversions
+            ],
             "row": [c.row for c in conversions],
         }
     )
@@ -100,7 +241,7 @@ def raise_for_failures(failures: pd.DataFrame) -> None:
         return
     shown = failures.head(_SHOWN_FAILURES)
     lines = [
-        f"  campaign {row.campaign!r}, column {row.column!r}: value {row.value!r} "
+        f"  {_where(row.campaign)}column {row.column!r}: value {row.value!r} "
         f"failed {row.check}"
         for row in shown.itertuples(index=False)
     ]
@@ -110,13 +251,22 @@ def raise_for_failures(failures: pd.DataFrame) -> None:
     campaigns = failures["campaign"].dropna().unique().tolist()
     raise ValidationError(
         f"{len(failures)} value(s) failed validation:\n" + "\n".join(lines) + "\n"
-        "Fix the schema or the column dtypes, or pass on_error='continue' to keep the "
-        "other campaigns and mark these as 'validation_failed'",
+        "Fix the schema or the column dtypes; list words that mean 'missing' in "
+        "na_values= to read them as <NA>; set Column(on_invalid='null') or a default "
+        "to replace invalid values; or pass on_error='continue' to keep the other "
+        "campaigns and mark these as 'validation_failed'",
         failure_cases=failures[FAILURE_COLUMNS].reset_index(drop=True),
         campaign=campaigns[0] if len(campaigns) == 1 else None,
     )
 
 
+def _where(campaign: Any) -> str:
+    if campaign is None or (not isinstance(campaign, list) and pd.isna(campaign)):
+        return ""
+    return f"campaign {campaign!r}, "
+
+
 def _empty_failures() -> pd.DataFrame:
-    return pd.DataFrame({name: pd.Series(dtype=object) for name in [*FAILURE_COLUMNS,
-                                                                      "row"]})
+    return pd.DataFrame(
+        {name: pd.Series(dtype=object) for name in [*FAILURE_COLUMNS, "row"]}
+    )

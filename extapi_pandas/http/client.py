@@ -4,54 +4,63 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import email.utils
 import logging
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from yarl import URL
 
 from extapi_pandas.activity import ExternalAPI
 from extapi_pandas.errors import (
-    ConnectError,
-    DecodeError,
     ExtapiError,
     GuardError,
     HTTPStatusError,
-    RedirectError,
+    RequestError,
     RequestTimeout,
-    ResponseTooLarge,
-    TruncatedResponse,
+    RequestTooLarge,
 )
 from extapi_pandas.http.auth import PreparedAuth
-from extapi_pandas.http.decode import DecompressionError, make_decoder
+from extapi_pandas.http.body import read_body
 from extapi_pandas.http.guard import GuardedResolver, check_url
+from extapi_pandas.http.redirects import REDIRECT_STATUSES, Hop, next_hop
+from extapi_pandas.http.retry import (
+    RetryableFailure,
+    is_repeatable,
+    parse_retry_after,
+    retry_delay,
+)
+from extapi_pandas.http.translate import translate_error
 from extapi_pandas.plan import CampaignRequest
 from extapi_pandas.redaction import Redactor
 
 __all__ = ["Fetcher", "Response"]
 
-logger = logging.getLogger("extapi_pandas.http")
+logger = logging.getLogger(__name__)
 
-_CHUNK = 64 * 1024
-_ERROR_PREVIEW_BYTES = 300
-_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_ERROR_PREVIEW_CHARS = 300
+_NO_AUTH = PreparedAuth({}, {})
 
 
-@dataclass
+@dataclass(repr=False)
 class Response:
     """A complete, decompressed response to a campaign request.
 
     Attributes:
-        url: The redacted URL that answered (after redirects).
+        status: The HTTP status of the last response (after redirects).
+        headers: Response headers, names lower-cased.
+        body: The decompressed body.
+        url: The redacted URL of the final response (after redirects).
         elapsed: Seconds from the first attempt to the end of the body.
         attempts: Requests sent, retries included.
         fetched_at: When the body arrived, UTC, ISO 8601.
+        wire_bytes: Body bytes received before decompression.
+        retries: The error code of each failed attempt that was retried.
     """
 
     status: int
@@ -69,14 +78,48 @@ class Response:
         """The Content-Type header, or None."""
         return self.headers.get("content-type")
 
+    def __repr__(self) -> str:
+        # Headers and body are left out: a Set-Cookie header is a credential.
+        return (
+            f"Response(status={self.status}, url={self.url!r}, "
+            f"bytes={len(self.body)}, content_type={self.content_type!r})"
+        )
 
-class _Retryable(Exception):
-    """An attempt failed in a way that another attempt may fix."""
 
-    def __init__(self, error: ExtapiError, retry_after: float | None = None) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.retry_after = retry_after
+@dataclass
+class _CampaignCall:
+    """The state of one campaign's call across attempts."""
+
+    request: CampaignRequest
+    started: float
+    total: float
+    attempt: int = 0
+    retried: list[str] = field(default_factory=list)
+    last_error: ExtapiError | None = None
+
+    @property
+    def campaign(self) -> Any:
+        return self.request.key
+
+    def remaining(self) -> float:
+        return self.total - (time.monotonic() - self.started)
+
+
+class _AuthTransport:
+    """Gives an auth scheme guarded POSTs within one campaign's call."""
+
+    def __init__(self, fetcher: Fetcher, call: _CampaignCall) -> None:
+        self._fetcher = fetcher
+        self._call = call
+        self.campaign = call.campaign
+
+    async def post_form(
+        self, url: str, form: Mapping[str, str], headers: Mapping[str, str]
+    ) -> Response:
+        return await self._fetcher._post_form(self._call, url, form, headers)
+
+    def add_secret(self, value: str) -> None:
+        self._fetcher._redactor.add(value)
 
 
 class Fetcher:
@@ -87,8 +130,11 @@ class Fetcher:
 
     Args:
         api: The definition whose options apply.
-        redactor: Masks secrets in logs and errors.
+        redactor: Masks secrets in logs and errors; secrets learned during the call
+            (an OAuth2 token) are added to it.
         ssl_context: TLS settings; the system trust store when None.
+        on_retry: Called with the request and the error code before each retry,
+            for a progress display.
     """
 
     def __init__(
@@ -97,13 +143,14 @@ class Fetcher:
         redactor: Redactor,
         *,
         ssl_context: ssl.SSLContext | None = None,
+        on_retry: Callable[[CampaignRequest, str], None] | None = None,
     ) -> None:
         self._api = api
         self._redactor = redactor
         self._ssl = ssl_context
+        self._on_retry = on_retry
         self._semaphore = asyncio.Semaphore(api.max_concurrency)
         self._session: aiohttp.ClientSession | None = None
-        self._auth: PreparedAuth | None = None
         self._auth_lock = asyncio.Lock()
 
     async def __aenter__(self) -> Fetcher:
@@ -116,13 +163,19 @@ class Fetcher:
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(
-                total=None, connect=timeout.connect, sock_read=timeout.read
+                total=None,
+                connect=timeout.connect,
+                sock_connect=timeout.connect,
+                sock_read=timeout.read,
             ),
             auto_decompress=False,
             trust_env=False,
             raise_for_status=False,
-            headers={"User-Agent": "extapi-pandas", "Accept-Encoding": "gzip, deflate, br",
-                     "Accept": "application/json"},
+            headers={
+                "User-Agent": "extapi-pandas",
+                "Accept-Encoding": "gzip, deflate, br",
+                "Accept": "application/json",
+            },
         )
         return self
 
@@ -141,245 +194,282 @@ class Fetcher:
 
         Raises:
             ExtapiError: The request failed for good; `RequestTimeout` when the
-                total timeout passed.
+                total timeout passed. Known secrets are masked in the message and
+                in the messages of its causes.
         """
+        self._check_request_size(request)
         total = self._api.timeout.total
-        started = time.monotonic()
         async with self._semaphore:
+            call = _CampaignCall(request, time.monotonic(), total)
             try:
                 async with asyncio.timeout(total):
-                    return await self._fetch_with_retries(request, started)
-            except TimeoutError as exc:
-                if isinstance(exc, ExtapiError):
-                    raise
-                raise RequestTimeout(
-                    f"campaign {request.key!r}: no complete response within the total "
-                    f"timeout of {total:g} s (retries included) from "
-                    f"{self._redactor.url(request.url)}; raise timeout= if the API is "
-                    "slow",
-                    campaign=request.key,
-                ) from None
+                    return await self._fetch_with_retries(call)
+            except ExtapiError as exc:
+                self._redactor.exception(exc)
+                raise
+            except TimeoutError:
+                raise self._total_timeout(call) from None
 
-    async def _fetch_with_retries(
-        self, request: CampaignRequest, started: float
-    ) -> Response:
-        retry = self._api.retries
-        may_retry = request.method != "POST" or retry.unsafe_methods or any(
-            name.lower() == "idempotency-key" for name in request.headers
-        )
-        notes: list[str] = []
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = await self._attempt(request, attempt, started)
-                response.retries = notes
-                return response
-            except _Retryable as failure:
-                if not may_retry or attempt > retry.attempts:
-                    raise failure.error from failure.error.__cause__
-                delay = self._delay(failure, attempt, started)
-                notes.append(failure.error.code)
-                logger.warning(
-                    "retrying %s %s in %.2f s (attempt %d of %d): %s",
-                    request.method, self._redactor.url(request.url), delay, attempt + 1,
-                    retry.attempts + 1, self._redactor.text(str(failure.error)),
-                )
-                await asyncio.sleep(delay)
-
-    def _delay(self, failure: _Retryable, attempt: int, started: float) -> float:
-        delay = self._api.retries.delay(attempt)
-        if failure.retry_after is not None:
-            remaining = self._api.timeout.total - (time.monotonic() - started)
-            if failure.retry_after >= remaining:
-                raise failure.error
-            delay = failure.retry_after
-        return delay
-
-    async def _attempt(
-        self, request: CampaignRequest, attempt: int, started: float
-    ) -> Response:
-        assert self._session is not None, "Fetcher used outside 'async with'"
-        auth = await self._prepared_auth()
-        url = request.url.extend_query(dict(auth.params)) if auth.params else request.url
-        headers = {**request.headers, **auth.headers}
-        guard = self._api.guard
-        redirects = 0
-        visited = {str(url)}
-        while True:
-            check_url(url, guard)
-            response = await self._exchange(request, url, headers, attempt, started)
-            if response.status not in _REDIRECT_STATUSES:
-                return self._checked(request, response)
-            url = self._next_url(request, url, response, redirects, visited)
-            redirects += 1
-
-    def _next_url(
-        self, request: CampaignRequest, url: URL, response: Response, redirects: int,
-        visited: set[str],
-    ) -> URL:
-        guard = self._api.guard
-        location = response.headers.get("location")
-        shown = self._redactor.url(url)
-        if not guard.follow_redirects:
-            raise RedirectError(
-                f"campaign {request.key!r}: {shown} answered {response.status} "
-                f"redirecting to {self._redactor.text(location or '(no Location)')}; "
-                "redirects are not followed by default. Call the final URL directly, "
-                "or pass follow_redirects=True",
+    def _check_request_size(self, request: CampaignRequest) -> None:
+        limit = self._api.guard.max_request_bytes
+        if request.body is not None and len(request.body) > limit:
+            raise RequestTooLarge(
+                f"campaign {request.key!r}: the request body is {len(request.body)} "
+                f"bytes, over the max_request_bytes limit of {limit}; raise "
+                "max_request_bytes, or send per-profile data with enrich_from_file",
                 campaign=request.key,
             )
-        if not location:
-            raise RedirectError(
-                f"campaign {request.key!r}: {shown} answered {response.status} without "
-                "a Location header", campaign=request.key)
-        target = url.join(URL(location))
-        if redirects >= guard.max_redirects:
-            raise RedirectError(
-                f"campaign {request.key!r}: more than max_redirects="
-                f"{guard.max_redirects} redirects from {shown}", campaign=request.key)
-        if str(target) in visited:
-            raise RedirectError(
-                f"campaign {request.key!r}: redirect loop at "
-                f"{self._redactor.url(target)}", campaign=request.key)
-        if url.scheme == "https" and target.scheme != "https":
-            raise GuardError(
-                f"campaign {request.key!r}: {shown} redirects from HTTPS to "
-                f"{self._redactor.url(target)}, which would expose the request; "
-                "this is never followed", campaign=request.key)
-        if (target.host, target.port) != (url.host, url.port):
-            raise GuardError(
-                f"campaign {request.key!r}: {shown} redirects to another host "
-                f"({target.host}); only same-host redirects are followed, so that "
-                "credentials never reach another host. Call that host directly",
-                campaign=request.key)
-        visited.add(str(target))
-        return target
 
-    async def _exchange(
-        self, request: CampaignRequest, url: URL, headers: Mapping[str, str],
-        attempt: int, started: float,
-    ) -> Response:
-        assert self._session is not None
-        shown = self._redactor.url(url)
-        try:
-            async with self._session.request(
-                request.method, url, headers=headers, data=request.body,
-                allow_redirects=False,
-            ) as raw:
-                body, wire = await self._read_body(request, raw)
-                elapsed = time.monotonic() - started
-                logger.info(
-                    "%s %s -> %d (%d bytes, %.3f s, attempt %d)", request.method, shown,
-                    raw.status, len(body), elapsed, attempt,
-                )
-                return Response(
-                    status=raw.status,
-                    headers={k.lower(): v for k, v in raw.headers.items()},
-                    body=body, url=shown, elapsed=elapsed, attempts=attempt,
-                    fetched_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
-                    wire_bytes=wire,
-                )
-        except aiohttp.ClientPayloadError as exc:
-            raise _Retryable(TruncatedResponse(
-                f"campaign {request.key!r}: the response from {shown} ended early "
-                f"({_payload_detail(exc)}); the connection broke mid-body",
-                campaign=request.key)) from exc
-        except aiohttp.ServerTimeoutError as exc:
-            raise _Retryable(RequestTimeout(
-                f"campaign {request.key!r}: {shown} sent nothing for "
-                f"{self._api.timeout.read:g} s (read timeout) or did not connect within "
-                f"{self._api.timeout.connect:g} s; raise timeout=Timeout(...) if the "
-                "API is slow", campaign=request.key)) from exc
-        except (aiohttp.ClientConnectionError, OSError) as exc:
-            raise _Retryable(ConnectError(
-                f"campaign {request.key!r}: connecting to {shown} failed: "
-                f"{self._redactor.text(str(exc)) or type(exc).__name__}",
-                campaign=request.key)) from exc
-
-    async def _read_body(
-        self, request: CampaignRequest, raw: aiohttp.ClientResponse
-    ) -> tuple[bytes, int]:
-        limit = self._api.guard.max_bytes
-        announced = raw.headers.get("Content-Length")
-        encoding = raw.headers.get("Content-Encoding")
-        if encoding is None and announced is not None and announced.isdigit() and int(
-            announced
-        ) > limit:
-            raise self._too_large(request, f"Content-Length {announced}")
-        try:
-            decoder = make_decoder(encoding)
-        except ValueError as exc:
-            raise DecodeError(f"campaign {request.key!r}: {exc}",
-                              campaign=request.key) from exc
-        chunks: list[bytes] = []
-        size = wire = 0
-        try:
-            async for chunk in raw.content.iter_chunked(_CHUNK):
-                wire += len(chunk)
-                data = decoder.feed(chunk, limit - size)
-                size += len(data)
-                if size > limit:
-                    raise self._too_large(request, "the body")
-                chunks.append(data)
-            decoder.finish()
-        except DecompressionError as exc:
-            raise DecodeError(
-                f"campaign {request.key!r}: the body is labelled Content-Encoding "
-                f"{encoding!r} but could not be decompressed ({exc}); the server "
-                "mislabels its responses",
-                campaign=request.key,
-            ) from exc
-        return b"".join(chunks), wire
-
-    def _too_large(self, request: CampaignRequest, what: str) -> ResponseTooLarge:
-        limit = self._api.guard.max_bytes
-        return ResponseTooLarge(
-            f"campaign {request.key!r}: {what} is over the max_bytes limit of {limit} "
-            "bytes (counted after decompression); campaign-wide data is usually "
-            "small, so check the request, or raise max_bytes",
-            campaign=request.key,
+    def _total_timeout(self, call: _CampaignCall) -> RequestTimeout:
+        last = (
+            ""
+            if call.last_error is None
+            else f"; the last failure was {call.last_error.code}"
+        )
+        return RequestTimeout(
+            f"campaign {call.campaign!r}: no complete response within the total "
+            f"timeout of {call.total:g} s (retries included) from "
+            f"{self._redactor.url(call.request.url)}, after {call.attempt} "
+            f"attempt(s){last}; raise timeout= if the API is slow",
+            campaign=call.campaign,
         )
 
-    def _checked(self, request: CampaignRequest, response: Response) -> Response:
+    async def _fetch_with_retries(self, call: _CampaignCall) -> Response:
+        retry = self._api.retries
+        request = call.request
+        repeatable = is_repeatable(request.method, request.headers, retry)
+        while True:
+            call.attempt += 1
+            try:
+                response = await self._attempt(call)
+            except RetryableFailure as failure:
+                call.last_error = failure.error
+                delay = self._plan_retry(call, failure, repeatable)
+                call.retried.append(failure.error.code)
+                logger.warning(
+                    "retrying %s %s in %.2f s (attempt %d of %d) after %s: %s",
+                    request.method,
+                    self._redactor.url(request.url),
+                    delay,
+                    call.attempt + 1,
+                    retry.attempts + 1,
+                    failure.error.code,
+                    self._redactor.text(str(failure.error)),
+                )
+                if self._on_retry is not None:
+                    self._on_retry(request, failure.error.code)
+                await asyncio.sleep(delay)
+                continue
+            response.attempts = call.attempt
+            response.retries = list(call.retried)
+            response.elapsed = time.monotonic() - call.started
+            return response
+
+    def _plan_retry(
+        self, call: _CampaignCall, failure: RetryableFailure, repeatable: bool
+    ) -> float:
+        """Return the wait before the next attempt, or raise the final error."""
+        retry = self._api.retries
+        error = failure.error
+        if failure.sent and not repeatable:
+            _append(
+                error,
+                f"not retried, because {call.request.method} is repeated "
+                "only with retries=Retry(unsafe_methods=True) or an "
+                "Idempotency-Key header",
+            )
+            raise error from error.__cause__
+        if call.attempt > retry.attempts:
+            if call.attempt > 1:
+                _append(error, f"gave up after {call.attempt} attempts")
+            raise error from error.__cause__
+        delay = retry_delay(retry, call.attempt, failure.retry_after, call.remaining())
+        if delay is None:
+            wait = (
+                f"Retry-After asked for {failure.retry_after:g} s"
+                if failure.retry_after is not None
+                else "the next backoff"
+            )
+            _append(
+                error,
+                f"not retried after attempt {call.attempt}: {wait}, more "
+                f"than the {max(call.remaining(), 0.0):.1f} s left of the total "
+                "timeout",
+            )
+            raise error from error.__cause__
+        return delay
+
+    async def _attempt(self, call: _CampaignCall) -> Response:
+        request = call.request
+        hop = Hop(request.method, request.url, dict(request.headers), request.body)
+        credentials = await self._credentials(call)
+        response = await self._send(call, hop, credentials)
+        renewed = (
+            response.status == 401
+            and self._api.auth is not None
+            and await self._refresh_credentials(call, credentials)
+        )
+        if renewed:
+            logger.info(
+                "campaign %r: retrying once with renewed credentials", call.campaign
+            )
+            credentials = await self._credentials(call)
+            response = await self._send(call, hop, credentials)
+        return self._checked(call, response)
+
+    async def _credentials(self, call: _CampaignCall) -> PreparedAuth:
+        auth = self._api.auth
+        if auth is None:
+            return _NO_AUTH
+        # One lock for the call, so that campaigns starting together share the
+        # token that the first of them fetches.
+        async with self._auth_lock:
+            return await auth.prepare(_AuthTransport(self, call))
+
+    async def _refresh_credentials(
+        self, call: _CampaignCall, rejected: PreparedAuth
+    ) -> bool:
+        assert self._api.auth is not None
+        async with self._auth_lock:
+            return await self._api.auth.refresh(_AuthTransport(self, call), rejected)
+
+    async def _post_form(
+        self,
+        call: _CampaignCall,
+        url: str,
+        form: Mapping[str, str],
+        headers: Mapping[str, str],
+    ) -> Response:
+        """Send a form POST for an auth scheme, under the campaign's guard rails."""
+        try:
+            target = URL(url)
+        except ValueError as exc:
+            raise RequestError(
+                f"campaign {call.campaign!r}: invalid token URL ({exc})",
+                campaign=call.campaign,
+            ) from None
+        body = urlencode(dict(form)).encode("ascii")
+        hop_headers = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
+        response = await self._send(
+            call, Hop("POST", target, hop_headers, body), _NO_AUTH
+        )
+        if response.status in self._api.retries.statuses:
+            error = HTTPStatusError(
+                f"campaign {call.campaign!r}: the token endpoint {response.url} "
+                f"responded with HTTP {response.status}",
+                status=response.status,
+                campaign=call.campaign,
+            )
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            raise RetryableFailure(error, retry_after=retry_after)
+        return response
+
+    async def _send(
+        self, call: _CampaignCall, first: Hop, credentials: PreparedAuth
+    ) -> Response:
+        """Send `first` and follow redirects as the guard rails allow."""
+        hop = first
+        visited: set[str] = set()
+        redirects = 0
+        while True:
+            url, headers = hop.url, dict(hop.headers)
+            if hop.credentials:
+                if credentials.params:
+                    url = url.extend_query(dict(credentials.params))
+                headers.update(credentials.headers)
+            check_url(url, self._api.guard, campaign=call.campaign)
+            visited.add(str(hop.url))
+            response = await self._exchange(call, hop.method, url, headers, hop.body)
+            if response.status not in REDIRECT_STATUSES:
+                return response
+            hop = next_hop(
+                hop,
+                status=response.status,
+                location=response.headers.get("location"),
+                origin=first.url,
+                redirects=redirects,
+                visited=visited,
+                guard=self._api.guard,
+                redactor=self._redactor,
+                campaign=call.campaign,
+            )
+            redirects += 1
+
+    async def _exchange(
+        self,
+        call: _CampaignCall,
+        method: str,
+        url: URL,
+        headers: Mapping[str, str],
+        body: bytes | None,
+    ) -> Response:
+        assert self._session is not None, "Fetcher used outside 'async with'"
+        shown = self._redactor.url(url)
+        began = time.monotonic()
+        try:
+            async with self._session.request(
+                method, url, headers=headers, data=body, allow_redirects=False
+            ) as raw:
+                content, wire = await read_body(
+                    raw,
+                    limit=self._api.guard.max_bytes,
+                    campaign=call.campaign,
+                    shown_url=shown,
+                )
+        except (aiohttp.ClientError, OSError, GuardError) as exc:
+            error = translate_error(
+                exc,
+                campaign=call.campaign,
+                shown_url=shown,
+                timeout=self._api.timeout,
+                redactor=self._redactor,
+            )
+            raise error  # noqa: B904 (the cause is chained inside)
+        elapsed = time.monotonic() - began
+        logger.info(
+            "%s %s -> %d (%d bytes, %.3f s, attempt %d)",
+            method,
+            shown,
+            raw.status,
+            len(content),
+            elapsed,
+            call.attempt,
+        )
+        return Response(
+            status=raw.status,
+            headers={name.lower(): value for name, value in raw.headers.items()},
+            body=content,
+            url=shown,
+            elapsed=elapsed,
+            attempts=call.attempt,
+            fetched_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+            wire_bytes=wire,
+        )
+
+    def _checked(self, call: _CampaignCall, response: Response) -> Response:
         if 200 <= response.status < 300:
             return response
         preview = self._redactor.text(
-            response.body[:_ERROR_PREVIEW_BYTES].decode("utf-8", "replace"))
+            response.body[:_ERROR_PREVIEW_CHARS].decode("utf-8", "replace")
+        )
+        hint = (
+            "; check the credentials given with auth="
+            if response.status in (401, 403)
+            else ""
+        )
         error = HTTPStatusError(
-            f"campaign {request.key!r}: {response.url} answered HTTP "
-            f"{response.status}; body starts with {' '.join(preview.split())!r}",
-            status=response.status, campaign=request.key,
+            f"campaign {call.campaign!r}: {response.url} responded with HTTP "
+            f"{response.status}; the body starts with {' '.join(preview.split())!r}"
+            f"{hint}",
+            status=response.status,
+            campaign=call.campaign,
         )
         if response.status in self._api.retries.statuses:
-            raise _Retryable(error, _retry_after(response.headers.get("retry-after")))
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            raise RetryableFailure(error, retry_after=retry_after)
         raise error
 
-    async def _prepared_auth(self) -> PreparedAuth:
-        if self._api.auth is None:
-            return PreparedAuth({}, {})
-        async with self._auth_lock:
-            if self._auth is None:
-                self._auth = await self._api.auth.prepare(self._session)
-            return self._auth
 
-
-def _retry_after(value: str | None) -> float | None:
-    """Parse a Retry-After header: delay seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
-
-
-def _payload_detail(exc: aiohttp.ClientPayloadError) -> str:
-    text = str(exc)
-    return text or type(exc).__name__
+def _append(error: ExtapiError, sentence: str) -> None:
+    message = str(error).rstrip(".")
+    error.args = (f"{message} ({sentence})", *error.args[1:])

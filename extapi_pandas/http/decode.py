@@ -5,13 +5,22 @@ from __future__ import annotations
 import zlib
 from typing import Protocol
 
-__all__ = ["SUPPORTED_ENCODINGS", "DecompressionError", "Decoder", "make_decoder"]
+__all__ = ["SUPPORTED_ENCODINGS", "Decoder", "DecompressionError", "make_decoder"]
 
 SUPPORTED_ENCODINGS = ("identity", "gzip", "x-gzip", "deflate", "br")
 
 
 class DecompressionError(ValueError):
-    """The body does not decompress with its declared Content-Encoding."""
+    """The body does not decompress with its declared Content-Encoding.
+
+    Attributes:
+        incomplete: True when the data was valid so far but ended before the
+            stream's end marker.
+    """
+
+    def __init__(self, message: str, *, incomplete: bool = False) -> None:
+        super().__init__(message)
+        self.incomplete = incomplete
 
 
 class Decoder(Protocol):
@@ -70,7 +79,8 @@ class _Zlib:
     def finish(self) -> None:
         if not self._inflater.eof:
             raise DecompressionError(
-                f"the {self._encoding} stream ended before its end marker"
+                f"the {self._encoding} stream ended before its end marker",
+                incomplete=True,
             )
 
 
@@ -89,11 +99,15 @@ class _Brotli:
                 out += process(b"", output_buffer_limit=budget + 1 - len(out))
         except self._error as exc:
             raise DecompressionError(str(exc) or "invalid br data") from exc
-        return out
+        # The brotli module (1.2) grows its buffer by whole blocks, so the output
+        # can pass the budget by up to one block. The excess is dropped here.
+        return out[: budget + 1]
 
     def finish(self) -> None:
         if not self._decompressor.is_finished():
-            raise DecompressionError("the br stream ended before its end marker")
+            raise DecompressionError(
+                "the br stream ended before its end marker", incomplete=True
+            )
 
 
 def make_decoder(content_encoding: str | None) -> Decoder:

@@ -28,8 +28,13 @@ _METADATA_ADDRESSES = frozenset(
     )
 )
 _METADATA_HOSTS = frozenset(
-    {"metadata", "metadata.google.internal", "metadata.goog", "instance-data",
-     "instance-data.ec2.internal"}
+    {
+        "metadata",
+        "metadata.google.internal",
+        "metadata.goog",
+        "instance-data",
+        "instance-data.ec2.internal",
+    }
 )
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
@@ -47,40 +52,62 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
-def check_url(url: URL, guard: Guard) -> None:
+def check_url(url: URL, guard: Guard, *, campaign: Any = None) -> None:
     """Reject a URL whose scheme or literal host breaks a guard rail.
 
+    Host names are checked again on the addresses they resolve to, by
+    `GuardedResolver`.
+
     Raises:
-        GuardError: The scheme is not HTTP(S), plain HTTP goes to a host that is not
-            loopback, or the host is a metadata name or a link-local address.
+        GuardError: The scheme is not HTTP(S), the host is a metadata name or a
+            link-local address, or plain HTTP goes to a host that is not loopback.
     """
+    prefix = "" if campaign is None else f"campaign {campaign!r}: "
     scheme = (url.scheme or "").lower()
     host = url.host or ""
+    shown = _without_secrets(url)
     if scheme not in ("http", "https"):
         raise GuardError(
-            f"URL {url.with_query(None).with_user(None)!s} uses scheme {scheme!r}; "
-            "only https (and http to loopback hosts) is supported"
+            f"{prefix}URL {shown!s} uses scheme {scheme!r}; only https (and http to "
+            "loopback hosts) is supported",
+            campaign=campaign,
         )
     if not host:
-        raise GuardError(f"URL {url.with_query(None)!s} has no host")
+        raise GuardError(f"{prefix}URL {shown!s} has no host", campaign=campaign)
+    if not guard.allow_link_local:
+        _check_host_literal(host, guard, prefix, campaign)
     if scheme == "http" and not guard.allow_http and not is_loopback_host(host):
         raise GuardError(
-            f"plain HTTP to {host!r} is not allowed, because credentials and data "
-            "would cross the network unencrypted; use https, or pass allow_http=True "
-            "to accept the risk"
+            f"{prefix}plain HTTP to {host!r} is not allowed, because credentials and "
+            "data would cross the network unencrypted; use https, or pass "
+            "allow_http=True to accept the risk",
+            campaign=campaign,
         )
-    if not guard.allow_link_local:
-        if host.rstrip(".").lower() in _METADATA_HOSTS:
-            raise GuardError(_metadata_message(host))
-        try:
-            address = ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
-            return
+
+
+def _without_secrets(url: URL) -> str:
+    """Return `url` for a message, without userinfo, query and fragment."""
+    bare = url.with_query(None).with_fragment(None)
+    return str(bare.with_user(None) if bare.absolute else bare)
+
+
+def _check_host_literal(host: str, guard: Guard, prefix: str, campaign: Any) -> None:
+    if host.rstrip(".").lower() in _METADATA_HOSTS:
+        raise GuardError(prefix + _metadata_message(host), campaign=campaign)
+    try:
+        address = ipaddress.ip_address(host.strip("[]").split("%")[0])
+    except ValueError:
+        return
+    try:
         check_address(address, host, guard)
+    except GuardError as exc:
+        raise GuardError(prefix + str(exc), campaign=campaign) from None
 
 
 def check_address(
-    address: ipaddress.IPv4Address | ipaddress.IPv6Address | str, host: str, guard: Guard
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address | str,
+    host: str,
+    guard: Guard,
 ) -> None:
     """Reject link-local and cloud metadata addresses unless `allow_link_local` is set.
 
@@ -90,22 +117,27 @@ def check_address(
     """
     if guard.allow_link_local:
         return
-    if isinstance(address, str):
-        address = ipaddress.ip_address(address.split("%")[0])
-    mapped = getattr(address, "ipv4_mapped", None)
-    if mapped is not None:
-        address = mapped
-    if address in _METADATA_ADDRESSES or address.is_link_local:
-        raise GuardError(_metadata_message(host, address))
+    parsed = (
+        ipaddress.ip_address(address.split("%")[0])
+        if isinstance(address, str)
+        else address
+    )
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped
+    if parsed in _METADATA_ADDRESSES or parsed.is_link_local:
+        raise GuardError(_metadata_message(host, parsed))
 
 
 def _metadata_message(host: str, address: Any = None) -> str:
-    resolved = f" (resolved to {address})" if address is not None and str(
-        address) != host.strip("[]") else ""
+    resolved = (
+        f" (resolved to {address})"
+        if address is not None and str(address) != host.strip("[]").split("%")[0]
+        else ""
+    )
     return (
         f"host {host!r}{resolved} is a link-local or cloud metadata address, which "
         "could expose machine credentials; pass allow_link_local=True only if you "
-        "really mean to call it"
+        "mean to call it"
     )
 
 

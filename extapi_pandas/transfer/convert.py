@@ -1,0 +1,148 @@
+"""Give file columns the dtypes of the API route: exact integers, text kept as text."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from extapi_pandas.frames import ConversionFailure, build_frame
+from extapi_pandas.values import python_scalar
+
+__all__ = [
+    "NULL_TOKENS",
+    "apply_declared",
+    "arrow_to_pandas",
+    "infer_text_column",
+    "key_text",
+    "text_keys",
+]
+
+# pandas' default missing-value markers for CSV (read_csv's na_values). They mark
+# missing values in value columns; key columns keep them as text, because "NA"
+# is also a country code.
+NULL_TOKENS = frozenset(
+    {
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+    }
+)
+
+# Numbers with a leading zero ("02139", "007") are codes, not quantities, so they
+# match neither pattern and their column stays text.
+_INTEGER = re.compile(r"[+-]?(?:0|[1-9][0-9]*)")
+_DECIMAL = re.compile(
+    r"[+-]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+)
+_INT64_DIGITS = 18  # every integer with at most 18 digits fits in int64
+
+
+def infer_text_column(series: pd.Series) -> pd.Series:
+    """Convert a column of CSV text the way the API route infers JSON values.
+
+    Whole numbers become `Int64` (never through float64), other numbers `Float64`,
+    `true`/`false` `boolean`, and everything else `string`. Nothing becomes a date.
+    """
+    values = series.mask(series.isin(NULL_TOKENS))
+    present = values.dropna()
+    if len(present) and present.str.fullmatch(_INTEGER).all():
+        if present.str.lstrip("+-").str.len().max() <= _INT64_DIGITS:
+            return values.astype("Int64")
+        return _large_integers(values)
+    if len(present) and present.str.fullmatch(_DECIMAL).all():
+        return pd.to_numeric(values).astype("Float64")
+    lowered = present.str.lower()
+    if len(present) and lowered.isin(("true", "false")).all():
+        return values.str.lower().map({"true": True, "false": False}).astype("boolean")
+    return values.astype("string")
+
+
+def _large_integers(values: pd.Series) -> pd.Series:
+    numbers = [None if pd.isna(v) else int(v) for v in values]
+    if all(n is None or -(2**63) <= n < 2**63 for n in numbers):
+        return pd.Series(pd.array(numbers, dtype="Int64"), index=values.index)
+    # Like the API route: integers beyond 64 bits stay exact as text.
+    return values.astype("string")
+
+
+def apply_declared(
+    frame: pd.DataFrame, declared: Mapping[str, str]
+) -> tuple[pd.DataFrame, list[ConversionFailure]]:
+    """Convert the declared columns of `frame` with the API route's conversions.
+
+    Returns:
+        The frame with those columns converted (a failed column keeps its values
+        as objects), and one `ConversionFailure` per value that did not convert.
+    """
+    names = [name for name in declared if name in frame.columns]
+    if not names:
+        return frame, []
+    values = {name: [python_scalar(v) for v in frame[name].tolist()] for name in names}
+    built = build_frame(values, {name: declared[name] for name in names}, len(frame))
+    result = frame.copy(deep=False)
+    for name in names:
+        result[name] = built.frame[name].array
+    return result, built.failures
+
+
+def key_text(value: Any) -> Any:
+    """Return a JSON key value as text, so `1234` and `"1234"` are the same key."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def arrow_to_pandas(table: Any) -> pd.DataFrame:
+    """Convert an Arrow table with nullable pandas dtypes (`Int64`, `Float64`,
+    `boolean`, `string`), as the API route builds its columns."""
+    import pyarrow as pa
+
+    mapping: dict[Any, Any] = {
+        pa.int8(): pd.Int8Dtype(),
+        pa.int16(): pd.Int16Dtype(),
+        pa.int32(): pd.Int32Dtype(),
+        pa.int64(): pd.Int64Dtype(),
+        pa.uint8(): pd.UInt8Dtype(),
+        pa.uint16(): pd.UInt16Dtype(),
+        pa.uint32(): pd.UInt32Dtype(),
+        pa.uint64(): pd.UInt64Dtype(),
+        pa.float32(): pd.Float32Dtype(),
+        pa.float64(): pd.Float64Dtype(),
+        pa.bool_(): pd.BooleanDtype(),
+        pa.string(): pd.StringDtype(),
+        pa.large_string(): pd.StringDtype(),
+    }
+    frame: pd.DataFrame = table.to_pandas(types_mapper=mapping.get)
+    return frame
+
+
+def text_keys(values: Sequence[Any]) -> pd.Series:
+    """Return key values as a text Series, missing values as NA."""
+    return pd.Series(
+        np.asarray([key_text(v) for v in values], dtype=object), dtype="str"
+    )

@@ -1,0 +1,284 @@
+"""Redirects: off by default; when on, limited, loop-safe and credential-safe."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import pytest
+from aiohttp import web
+from conftest import HITS
+from faults import json_handler, unchanged
+
+import extapi_pandas  # noqa: F401  (registers df.extapi)
+from extapi_pandas import ApiKey, BearerToken
+from extapi_pandas.demo import BackgroundServer
+from extapi_pandas.errors import GuardError, RedirectError
+
+Serve = Callable[..., BackgroundServer]
+COLUMNS = {"pct": "$.pct"}
+TOKEN = "tok-redirect-3f9a"
+
+
+def audience() -> pd.DataFrame:
+    return pd.DataFrame({"campaign": ["spring", "spring"]})
+
+
+def redirect_to(location: str, status: int = 302) -> Callable[..., Any]:
+    async def handle(request: web.Request) -> web.Response:
+        return web.Response(status=status, headers={"Location": location})
+
+    return handle
+
+
+def test_redirect_refused_by_default(serve: Serve) -> None:
+    server = serve({"/old": redirect_to("/new"), "/new": json_handler('{"pct": 5}')})
+    frame = audience()
+
+    with (
+        unchanged(frame),
+        pytest.raises(
+            RedirectError, match=r"'spring'.*responded with 302.*follow_redirects=True"
+        ),
+    ):
+        frame.extapi.enrich(server.url("/old"), campaign="campaign", columns=COLUMNS)
+
+    assert server.app[HITS]["/new"] == 0
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_redirect_followed_when_enabled(serve: Serve, status: int) -> None:
+    server = serve(
+        {"/old": redirect_to("/new", status), "/new": json_handler('{"pct": 5}')}
+    )
+
+    result = audience().extapi.enrich(
+        server.url("/old"), columns=COLUMNS, follow_redirects=True
+    )
+
+    assert result["pct"].tolist() == [5, 5]
+
+
+def chain_server(serve: Serve, length: int) -> BackgroundServer:
+    routes = {f"/r{i}": redirect_to(f"/r{i + 1}") for i in range(length)}
+    routes[f"/r{length}"] = json_handler('{"pct": 7}')
+    return serve(routes)
+
+
+def test_five_redirects_followed(serve: Serve) -> None:
+    server = chain_server(serve, 5)
+
+    result = audience().extapi.enrich(
+        server.url("/r0"), columns=COLUMNS, follow_redirects=True
+    )
+
+    assert result["pct"].tolist() == [7, 7]
+
+
+def test_sixth_redirect_refused(serve: Serve) -> None:
+    server = chain_server(serve, 6)
+
+    with pytest.raises(RedirectError, match=r"after 5 redirects.*max_redirects"):
+        audience().extapi.enrich(
+            server.url("/r0"), columns=COLUMNS, follow_redirects=True
+        )
+
+    assert server.app[HITS]["/r6"] == 0
+
+
+def test_max_redirects_raises_limit(serve: Serve) -> None:
+    server = chain_server(serve, 6)
+
+    result = audience().extapi.enrich(
+        server.url("/r0"), columns=COLUMNS, follow_redirects=True, max_redirects=6
+    )
+
+    assert result["pct"].tolist() == [7, 7]
+
+
+def test_redirect_loop_detected(serve: Serve) -> None:
+    server = serve({"/a": redirect_to("/b"), "/b": redirect_to("/a")})
+
+    with pytest.raises(RedirectError, match=r"redirect loop"):
+        audience().extapi.enrich(
+            server.url("/a"), columns=COLUMNS, follow_redirects=True, max_redirects=20
+        )
+
+    assert server.app[HITS]["/a"] == 1
+
+
+def test_missing_location_is_error(serve: Serve) -> None:
+    async def bare(request: web.Request) -> web.Response:
+        return web.Response(status=302)
+
+    server = serve({"/a": bare})
+
+    with pytest.raises(RedirectError, match=r"without a Location header"):
+        audience().extapi.enrich(
+            server.url("/a"), columns=COLUMNS, follow_redirects=True
+        )
+
+
+class HeaderLog:
+    """Records the headers and query of each request to one server."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, Any]] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.seen.append(
+            {"headers": dict(request.headers), "query": dict(request.query)}
+        )
+        return web.Response(body=b'{"pct": 9}', content_type="application/json")
+
+
+def test_credentials_kept_on_same_host(serve: Serve) -> None:
+    log = HeaderLog()
+    server = serve({"/a": redirect_to("/b"), "/b": log.handle})
+
+    audience().extapi.enrich(
+        server.url("/a"),
+        columns=COLUMNS,
+        follow_redirects=True,
+        auth=BearerToken(TOKEN),
+    )
+
+    assert log.seen[0]["headers"]["Authorization"] == f"Bearer {TOKEN}"
+
+
+@pytest.mark.parametrize(
+    ("auth", "headers"),
+    [
+        (BearerToken(TOKEN), None),
+        (ApiKey(TOKEN, name="appid", location="query"), None),
+        (ApiKey(TOKEN), None),
+        (None, {"Authorization": f"Bearer {TOKEN}", "Cookie": f"sid={TOKEN}"}),
+    ],
+    ids=["bearer", "query-key", "header-key", "headers"],
+)
+def test_credentials_dropped_for_other_host(
+    serve: Serve, auth: Any, headers: dict[str, str] | None
+) -> None:
+    log = HeaderLog()
+    other = serve({"/landing": log.handle})
+    first = serve({"/start": redirect_to(other.url("/landing") + "?x=1")})
+
+    result = audience().extapi.enrich(
+        first.url("/start"),
+        columns=COLUMNS,
+        follow_redirects=True,
+        auth=auth,
+        headers=headers,
+    )
+
+    assert result["pct"].tolist() == [9, 9]
+    sent = log.seen[0]
+    assert all(TOKEN not in value for value in sent["headers"].values())
+    assert all(TOKEN not in value for value in sent["query"].values())
+    assert sent["query"] == {"x": "1"}
+
+
+def test_secret_echoed_in_location_dropped(serve: Serve) -> None:
+    log = HeaderLog()
+    other = serve({"/landing": log.handle})
+    first = serve({"/start": redirect_to(other.url("/landing") + f"?k={TOKEN}&x=2")})
+
+    audience().extapi.enrich(
+        first.url("/start"),
+        columns=COLUMNS,
+        follow_redirects=True,
+        auth=ApiKey(TOKEN, name="k", location="query"),
+    )
+
+    assert log.seen[0]["query"] == {"x": "2"}
+
+
+def test_post_becomes_get_after_303(serve: Serve) -> None:
+    methods: list[str] = []
+
+    async def landing(request: web.Request) -> web.Response:
+        methods.append(request.method)
+        return web.Response(body=b'{"pct": 3}', content_type="application/json")
+
+    server = serve({"POST /submit": redirect_to("/result", 303), "/result": landing})
+
+    audience().extapi.enrich(
+        server.url("/submit"),
+        method="POST",
+        json={"a": 1},
+        columns=COLUMNS,
+        follow_redirects=True,
+    )
+
+    assert methods == ["GET"]
+
+
+def test_body_secret_not_sent_elsewhere(serve: Serve) -> None:
+    other = serve({"POST /landing": json_handler('{"pct": 1}')})
+    first = serve({"POST /start": redirect_to(other.url("/landing"), 307)})
+
+    with pytest.raises(GuardError, match=r"request body that holds credentials"):
+        audience().extapi.enrich(
+            first.url("/start"),
+            method="POST",
+            json={"password": TOKEN},
+            columns=COLUMNS,
+            follow_redirects=True,
+            auth=BearerToken(TOKEN),
+        )
+
+    assert other.app[HITS]["/landing"] == 0
+
+
+def test_https_to_http_never_followed(
+    serve: Serve, server_tls: ssl.SSLContext, client_tls: ssl.SSLContext
+) -> None:
+    plain = serve({"/landing": json_handler('{"pct": 1}')})
+    secure = serve(
+        {"/start": redirect_to(plain.url("/landing"))}, ssl_context=server_tls
+    )
+    frame = audience()
+
+    with (
+        unchanged(frame),
+        pytest.raises(
+            GuardError, match=r"redirecting from HTTPS to http://127\.0\.0\.1.*never"
+        ),
+    ):
+        frame.extapi.enrich(
+            secure.url("/start"),
+            columns=COLUMNS,
+            follow_redirects=True,
+            verify=client_tls,
+        )
+
+    assert plain.app[HITS]["/landing"] == 0
+
+
+def test_https_redirect_followed(
+    serve: Serve, server_tls: ssl.SSLContext, client_tls: ssl.SSLContext
+) -> None:
+    secure = serve(
+        {"/start": redirect_to("/landing"), "/landing": json_handler('{"pct": 4}')},
+        ssl_context=server_tls,
+    )
+
+    result = audience().extapi.enrich(
+        secure.url("/start"), columns=COLUMNS, follow_redirects=True, verify=client_tls
+    )
+
+    assert result["pct"].tolist() == [4, 4]
+
+
+def test_redirect_target_checked_by_guard(serve: Serve) -> None:
+    server = serve({"/a": redirect_to("ftp://127.0.0.1/file.json")})
+
+    with pytest.raises(GuardError, match=r"'spring': URL ftp://127\.0\.0\.1/file"):
+        audience().extapi.enrich(
+            server.url("/a"),
+            campaign="campaign",
+            columns=COLUMNS,
+            follow_redirects=True,
+        )
