@@ -125,15 +125,15 @@ def _decode_text(
     try:
         codec = codecs.lookup(encoding)
     except LookupError as exc:
-        raise DecodeError(
-            f"campaign {campaign!r}: unknown charset {charset!r} in Content-Type "
-            f"{content_type!r}; the server must send a standard charset such as utf-8",
-            campaign=campaign,
-        ) from exc
+        raise _unknown_charset(charset, content_type, campaign) from exc
+    # Python also registers bytes-to-bytes and str-to-str codecs (base64, zlib,
+    # rot13, ...), which are no charset and must not run on a response body.
+    if not getattr(codec, "_is_text_encoding", True):
+        raise _unknown_charset(charset, content_type, campaign)
     if codec.name == "utf-8":
         codec = codecs.lookup("utf-8-sig")  # strips a leading byte-order mark
     try:
-        return codec.decode(body)[0]
+        text = codec.decode(body)[0]
     except UnicodeDecodeError as exc:
         raise DecodeError(
             f"campaign {campaign!r}: the body is not valid {encoding} (byte "
@@ -141,6 +141,26 @@ def _decode_text(
             "sent bytes that do not match its charset",
             campaign=campaign,
         ) from exc
+    except (UnicodeError, ValueError, TypeError) as exc:
+        # Codecs such as "undefined" or "punycode" fail with their own errors.
+        raise DecodeError(
+            f"campaign {campaign!r}: the body could not be decoded as {encoding} "
+            f"({exc}); the server must send a text charset such as utf-8",
+            campaign=campaign,
+        ) from exc
+    if not isinstance(text, str):
+        raise _unknown_charset(charset, content_type, campaign)
+    return text
+
+
+def _unknown_charset(
+    charset: str | None, content_type: str | None, campaign: Any
+) -> DecodeError:
+    return DecodeError(
+        f"campaign {campaign!r}: unknown charset {charset!r} in Content-Type "
+        f"{content_type!r}; the server must send a text charset such as utf-8",
+        campaign=campaign,
+    )
 
 
 def _constant_parser(parsed: ParsedBody, campaign: Any) -> Any:
@@ -239,7 +259,8 @@ def reject_infinities(
     )
     raise ValidationError(
         f"campaign {campaign!r}: column {name!r} contains {value}, from a bare "
-        "Infinity token in the response; pass allow_infinity=True, or "
+        "Infinity token or a number too large for a float (such as 1e400) in the "
+        "response; pass allow_infinity=True, or "
         f"allow_infinity=[{name!r}], to accept infinite values in that column",
         failure_cases=failures,
         campaign=campaign,

@@ -6,6 +6,7 @@ import contextlib
 import os
 import re
 from collections.abc import Iterable, Mapping
+from urllib.parse import quote, quote_plus
 from typing import Any
 
 from yarl import URL
@@ -101,6 +102,13 @@ class Secret:
         raise TypeError("a Secret cannot be pickled, so that it never lands in a cache")
 
 
+def _encoded_forms(secret: str) -> set[str]:
+    """Return the percent-encoded forms a secret takes in URLs and query strings."""
+    as_query_value = URL.build(query={"k": secret}).raw_query_string[2:]
+    return {quote(secret, safe=""), quote(secret, safe="/"), quote_plus(secret),
+            as_query_value}
+
+
 class Redactor:
     """Masks known secret values and credential-named fields in text, URLs and headers.
 
@@ -116,6 +124,9 @@ class Redactor:
     def add(self, *secrets: str) -> None:
         """Mask `secrets` too from now on, such as a token fetched during the call."""
         values = {s for s in secrets if s and len(s) >= _MIN_SEARCHED_LENGTH}
+        # A secret can also appear percent-encoded, as in a query string or a
+        # Location header, so its encoded forms are masked as well.
+        values |= {form for s in values for form in _encoded_forms(s)}
         if values <= set(self._secrets):
             return
         # Longest first, so that a secret containing another is masked whole.

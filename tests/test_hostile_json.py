@@ -24,28 +24,6 @@ CASES: list[dict[str, Any]] = json.loads(
 )
 BY_NAME = {case["name"]: case for case in CASES}
 
-# Bugs in code owned elsewhere that this corpus found. Each listed case runs as a
-# strict xfail, so a fix makes it fail until its entry here is removed.
-_CHARSET_BUG = (
-    "parse._decode_text looks the charset up with codecs.lookup and accepts codecs "
-    "that are not text encodings. Their errors (TypeError, binascii.Error, "
-    "zlib.error, OSError, UnicodeError) escape instead of a DecodeError"
-)
-KNOWN_BUGS: dict[str, str] = {
-    f"charset_{name}": _CHARSET_BUG
-    for name in (
-        "rot13",
-        "base64",
-        "hex",
-        "zlib",
-        "bz2",
-        "uu",
-        "quopri",
-        "undefined",
-        "punycode",
-    )
-}
-
 # "$" keeps the whole parsed document unconverted, and "$.s" goes through the string
 # conversion.
 COLUMNS = {"doc": Column("$", dtype="object"), "s": Column("$.s", dtype="string")}
@@ -53,17 +31,12 @@ OPTIONS: dict[str, Any] = {"columns": COLUMNS, "retries": 0, "timeout": 10}
 
 
 def cases_where(expect: str) -> list[Any]:
-    """Return pytest params of the cases with outcome `expect`, known bugs marked."""
+    """Return pytest params of the cases with outcome `expect`."""
     params = []
     for case in CASES:
         if case["expect"] != expect:
             continue
-        marks = []
-        if case["name"] in KNOWN_BUGS:
-            marks.append(
-                pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[case["name"]])
-            )
-        params.append(pytest.param(case, id=case["name"], marks=marks))
+        params.append(pytest.param(case, id=case["name"]))
     return params
 
 
@@ -140,7 +113,7 @@ def test_empty_body_gives_nulls(
 
 def test_corpus_in_one_call(corpus_server: BackgroundServer) -> None:
     """One call with every case as a campaign: each gets its own status and values."""
-    names = [case["name"] for case in CASES if case["name"] not in KNOWN_BUGS]
+    names = [case["name"] for case in CASES]
     audience = pd.DataFrame({"case": pd.array(names, dtype="str")})
 
     with warnings.catch_warnings():

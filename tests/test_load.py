@@ -1,9 +1,9 @@
 """Load: 1,000 campaigns at concurrency 64 against a slow, flaky server, ten rounds.
 
 One module fixture runs `benchmarks.bench_load` at full size, the same run as
-`python -m benchmarks.bench_load`. It takes about 16 s on 2 idle cores. Each test
-then checks one guarantee in the run's report. Set EXTAPI_LOAD_CAMPAIGNS and
-EXTAPI_LOAD_ROUNDS to run a smaller load on a slower machine.
+`python -m benchmarks.bench_load`. It took 10 to 16 s on 2 otherwise idle cores.
+Each test then checks one guarantee in the run's report. Set EXTAPI_LOAD_CAMPAIGNS
+and EXTAPI_LOAD_ROUNDS to run a smaller load on a slower machine.
 """
 
 from __future__ import annotations

@@ -236,38 +236,13 @@ def collect_surfaces(
     return surfaces, raised.value.code
 
 
-# Bugs in code owned elsewhere that this test found, by fault and placement. Each
-# runs as a strict xfail, so a fix makes it fail until its entry here is removed.
-_LOCATION_BUG = (
-    "http/redirects.py next_hop masks the Location of a redirect that is not "
-    "followed with Redactor.text, which misses a percent-encoded token "
-    "(Redactor.url decodes it first)"
-)
-_ENCODED_BUG = (
-    "redaction.py Redactor masks only the raw form of a bearer or header secret; "
-    "Redactor.url keeps %2B and %3D escapes in a query, so a token that a server "
-    "puts into a redirect URL's query shows up percent-encoded"
-)
-KNOWN_LEAKS = {
-    ("redirect_refused", "bearer"): _LOCATION_BUG,
-    ("redirect_refused", "query"): _LOCATION_BUG,
-    ("redirect_refused", "header"): _LOCATION_BUG,
-    ("redirect_loop", "bearer"): _ENCODED_BUG,
-    ("redirect_loop", "header"): _ENCODED_BUG,
-}
-
-
 @pytest.mark.parametrize("placement", list(PLACEMENTS))
 @pytest.mark.parametrize("target", list(FAULTS), indirect=True)
 def test_token_never_leaks(
     target: Target,
     placement: str,
     caplog: pytest.LogCaptureFixture,
-    request: pytest.FixtureRequest,
 ) -> None:
-    known = KNOWN_LEAKS.get((target.fault, placement))
-    if known is not None:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=known))
     caplog.set_level(logging.DEBUG, logger="extapi_pandas")
     _, expected_code, extra = FAULTS[target.fault]
     options = {**COMMON, **PLACEMENTS[placement], **extra}

@@ -337,7 +337,9 @@ class ParquetTable(Table):
         import pyarrow.parquet as pq
 
         try:
-            parquet = pq.ParquetFile(handle)
+            # With pre_buffer=True, the default, iter_batches of pyarrow 26 buffered
+            # the column chunks of the whole file, so memory grew with the file.
+            parquet = pq.ParquetFile(handle, pre_buffer=False)
         except (pa.ArrowInvalid, OSError) as exc:
             raise TransferError(
                 f"{file.path} is not a valid Parquet file: {exc}"
