@@ -653,3 +653,12 @@ def test_collision_checked_before_reading(tmp_path: Path) -> None:
         postal_audience().extapi.enrich_from_file(
             tmp_path / "missing.csv", on="postal_code", columns=["segment"]
         )
+
+
+def test_uninstalled_protocol_package() -> None:
+    if importlib.util.find_spec("gcsfs") is not None:
+        pytest.skip("gcsfs is installed")
+    with pytest.raises(ConfigurationError, match=r"not installed.*gcsfs"):
+        postal_audience().extapi.enrich_from_file(
+            "gs://exports/p.csv", on="postal_code"
+        )

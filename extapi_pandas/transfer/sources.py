@@ -50,8 +50,6 @@ _PROTOCOL_EXTRAS = {
     "abfs": ("adlfs", "azure"),
     "abfss": ("adlfs", "azure"),
     "az": ("adlfs", "azure"),
-    "gs": ("gcsfs", "gcs"),
-    "gcs": ("gcsfs", "gcs"),
 }
 _HTTP = ("http", "https")
 _GLOB_CHARACTERS = frozenset("*?[")
@@ -194,6 +192,10 @@ def resolve_sources(
 
     try:
         fs, _ = fsspec.core.url_to_fs(texts[0], **dict(storage_options or {}))
+    except ImportError as exc:  # a protocol whose package is not installed
+        raise ConfigurationError(
+            f"reading {shown} needs a package that is not installed: {exc}"
+        ) from exc
     except (ValueError, TypeError) as exc:
         raise ConfigurationError(
             f"cannot open {shown} with storage_options "
