@@ -11,6 +11,8 @@ Example:
 
 from __future__ import annotations
 
+import sys as _sys
+
 from extapi_pandas import accessor as _accessor  # noqa: F401  (registers df.extapi)
 from extapi_pandas.activity import ExternalAPI
 from extapi_pandas.enrich import ExtapiWarning, extract
@@ -45,6 +47,7 @@ from extapi_pandas.http.auth import (
     BearerToken,
     OAuth2ClientCredentials,
 )
+from extapi_pandas.http.cache import Cache
 from extapi_pandas.infer import infer_mapping
 from extapi_pandas.mapping import Column, Mapping
 from extapi_pandas.options import Guard, Retry, Timeout
@@ -52,8 +55,14 @@ from extapi_pandas.payload import Payload
 from extapi_pandas.perprofile import PerProfileLimits
 from extapi_pandas.provenance import library_version as _library_version
 from extapi_pandas.redaction import Secret
+from extapi_pandas.replay import Recording
 
 __version__ = _library_version()
+
+# Dask's accessor is registered only where Dask is already loaded, so that this
+# import never loads Dask; `import extapi_pandas.dask` registers it in any order.
+if "dask.dataframe" in _sys.modules:
+    from extapi_pandas import dask as _dask  # noqa: F401  (registers ddf.extapi)
 
 __all__ = [
     "ApiKey",
@@ -61,6 +70,7 @@ __all__ = [
     "Auth",
     "BasicAuth",
     "BearerToken",
+    "Cache",
     "Column",
     "ConfigurationError",
     "ConnectError",
@@ -79,6 +89,7 @@ __all__ = [
     "Payload",
     "PerProfileDataWarning",
     "PerProfileLimits",
+    "Recording",
     "RedirectError",
     "RequestError",
     "RequestTimeout",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,12 +12,14 @@ from typing import Any, Literal, get_args
 
 from extapi_pandas.errors import ConfigurationError
 from extapi_pandas.http.auth import Auth
+from extapi_pandas.http.cache import Cache
 from extapi_pandas.mapping import Column, CompiledMapping, compile_mapping
 from extapi_pandas.mapping import Mapping as ColumnMapping
 from extapi_pandas.options import GUARD_FIELDS, Guard, Retry, Timeout
 from extapi_pandas.payload import Payload
 from extapi_pandas.perprofile import DEFAULT_MAX_REQUESTS, PerProfileLimits
-from extapi_pandas.redaction import MASK, Redactor, is_sensitive_name
+from extapi_pandas.redaction import MASK, Redactor, Secret, is_sensitive_name
+from extapi_pandas.replay import Recording
 
 __all__ = ["ExternalAPI", "build_api"]
 
@@ -35,8 +38,11 @@ class ExternalAPI:
     Args:
         url: Endpoint URL; may contain `{column}` placeholders filled per campaign.
         method: `"GET"`, `"POST"` or `"PUT"`.
-        params: Query parameters; values may contain placeholders.
-        headers: Request headers; values may contain placeholders.
+        params: Query parameters; values may contain placeholders. A credential
+            value is best given as `Secret.from_env("NAME")`, which saved
+            activities write as a reference to the variable.
+        headers: Request headers; values may contain placeholders, or be a
+            `Secret` as for `params`.
         json: JSON request body; a string that is exactly one placeholder keeps the
             value's type (`"{count}"` sends a number).
         auth: An `Auth` scheme such as `BearerToken`.
@@ -82,6 +88,14 @@ class ExternalAPI:
             off.
         progress: Show a progress bar of campaigns done (retries in its postfix):
             True, False, or None to show one only in a notebook or on a terminal.
+        cache: Reuse successful, validated responses: a time to live such as
+            `"5min"` (or seconds) keeps them in memory for the process, a
+            `Cache(ttl=..., path="cache.sqlite")` keeps them in a SQLite file,
+            and `"refresh"` sends every request and stores the fresh responses.
+            None (the default) turns caching off.
+        replay: Record responses to a JSON file, or replay them from it without
+            any network: a `Recording(path, mode=...)`, or a path (mode
+            `"auto"`: replay when the file exists, else record).
 
     Example:
         >>> api = ExternalAPI(
@@ -122,6 +136,8 @@ class ExternalAPI:
     guard: Guard = field(default_factory=Guard)
     verify: bool | str | ssl.SSLContext = True
     progress: bool | None = None
+    cache: Cache | None = None
+    replay: Recording | None = None
     mapping: CompiledMapping = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -138,6 +154,10 @@ class ExternalAPI:
             _check_choice("assign", self.assign, Assign)
         object.__setattr__(self, "timeout", Timeout.coerce(self.timeout))
         object.__setattr__(self, "retries", Retry.coerce(self.retries))
+        object.__setattr__(self, "cache", Cache.coerce(self.cache))
+        object.__setattr__(self, "replay", Recording.coerce(self.replay))
+        for name in ("params", "headers"):
+            object.__setattr__(self, name, _secret_values(getattr(self, name)))
         if not (self.verify is True or isinstance(self.verify, str | ssl.SSLContext)):
             raise ConfigurationError(
                 f"verify must be True, a path to a CA bundle or an ssl.SSLContext, got "
@@ -255,13 +275,14 @@ class ExternalAPI:
         return [name for name in self.mapping.names if name not in keys]
 
     @property
-    def campaign_columns(self) -> list[str]:
+    def campaign_columns(self) -> list[Any]:
         """The campaign columns as a list; empty when the frame is one campaign."""
         if self.campaign is None:
             return []
         if isinstance(self.campaign, list | tuple):
             return list(self.campaign)
-        return [self.campaign]  # one label: a str, or an int for unnamed columns
+        # One label: a str, or an int for columns without names.
+        return [self.campaign]
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """Return the TLS context for `verify`; None means the system default."""
@@ -279,19 +300,85 @@ class ExternalAPI:
 
     def redactor(self) -> Redactor:
         """Return a redactor for this definition's auth and credential headers."""
+        from extapi_pandas.config import SecretText
+
         secrets = self.auth.secrets() if self.auth is not None else []
         for name, value in (self.headers or {}).items():
-            if is_sensitive_name(name) and isinstance(value, str):
+            if isinstance(value, SecretText) or (
+                is_sensitive_name(name) and isinstance(value, str)
+            ):
                 secrets.append(value)
                 secrets.extend(value.split()[1:])  # "Bearer <token>" → "<token>"
         for name, value in (self.params or {}).items():
-            if is_sensitive_name(name) and isinstance(value, str):
+            if isinstance(value, SecretText) or (
+                is_sensitive_name(name) and isinstance(value, str)
+            ):
                 secrets.append(value)
         return Redactor(secrets)
 
     def replace(self, **changes: Any) -> ExternalAPI:
         """Return a copy with `changes` applied; the same keywords as `enrich`."""
         return build_api(self, changes)
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike[str]) -> ExternalAPI:
+        """Read a definition from a TOML activity file.
+
+        Secrets in the file are environment-variable references
+        (`token = { env = "OFFERS_TOKEN" }`), read when the file is loaded. A
+        schema is an import path (`schema = "package.module:Model"`) or inline
+        checks per column (`[schema.columns.price]` with `dtype`, `nullable`,
+        `ge`, `le`, `gt`, `lt`, `isin`, `str_matches`, `unique`).
+
+        Raises:
+            ConfigurationError: The file is missing or invalid; an unknown key is
+                reported with its line and the valid keys.
+
+        Example:
+            >>> api = ExternalAPI.from_toml("offers.toml")  # doctest: +SKIP
+        """
+        from extapi_pandas.config import load_toml
+
+        return load_toml(path)
+
+    def to_toml(self, path: str | os.PathLike[str]) -> None:
+        """Write the definition to a TOML activity file that `from_toml` reads.
+
+        Options at their defaults are left out, and secrets are written as the
+        environment variables they were read from, never as values.
+
+        Raises:
+            ConfigurationError: A secret was given as a literal rather than with
+                `Secret.from_env`, or an option cannot be saved (an SSLContext, a
+                custom Auth, a schema class defined in `__main__`).
+
+        Example:
+            >>> api.to_toml("offers.toml")  # doctest: +SKIP
+        """
+        from extapi_pandas.config import save_toml
+
+        save_toml(self, path)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ExternalAPI:
+        """Build a definition from the plain data that `to_dict` returns.
+
+        Raises:
+            ConfigurationError: A key is unknown or a value is invalid.
+        """
+        from extapi_pandas.config import api_from_dict
+
+        return api_from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the definition as plain data (what `to_toml` writes), no secrets.
+
+        Raises:
+            ConfigurationError: As `to_toml`.
+        """
+        from extapi_pandas.config import api_to_dict
+
+        return api_to_dict(self)
 
     def __repr__(self) -> str:
         redactor = self.redactor()
@@ -357,6 +444,18 @@ def build_api(source: str | ExternalAPI, options: Mapping[str, Any]) -> External
         return ExternalAPI(**base)
     except TypeError as exc:  # a missing or duplicated argument
         raise ConfigurationError(str(exc)) from exc
+
+
+def _secret_values(values: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """Turn `Secret` values into `SecretText`, which is sent as the value itself."""
+    if values is None or not any(isinstance(v, Secret) for v in values.values()):
+        return values
+    from extapi_pandas.config import SecretText
+
+    return {
+        name: SecretText(value) if isinstance(value, Secret) else value
+        for name, value in values.items()
+    }
 
 
 def _check_choice(name: str, value: Any, choices: Any) -> None:

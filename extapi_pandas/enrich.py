@@ -33,6 +33,7 @@ from extapi_pandas.errors import (
     PerProfileDataWarning,
 )
 from extapi_pandas.frames import BuiltFrame, Fix, build_frame
+from extapi_pandas.http.cache import store_validated
 from extapi_pandas.mapping import (
     Column,
     CompiledMapping,
@@ -41,7 +42,7 @@ from extapi_pandas.mapping import (
     missing_required_error,
 )
 from extapi_pandas.parse import NO_CONTENT, parse_body, reject_infinities
-from extapi_pandas.perprofile import per_profile_warnings
+from extapi_pandas.perprofile import AudienceCounts, per_profile_warnings
 from extapi_pandas.plan import CampaignRequest, Plan, make_plan
 from extapi_pandas.progress import NullProgress, ProgressReporter
 from extapi_pandas.provenance import (
@@ -51,6 +52,7 @@ from extapi_pandas.provenance import (
     library_version,
 )
 from extapi_pandas.redaction import Redactor
+from extapi_pandas.replay import fetch_stage
 from extapi_pandas.validation import (
     check_frame,
     raise_for_failures,
@@ -58,9 +60,24 @@ from extapi_pandas.validation import (
 )
 
 if TYPE_CHECKING:
-    from extapi_pandas.http.client import Fetcher
+    from extapi_pandas.http.cache import CampaignFetcher
 
-__all__ = ["ExtapiWarning", "Outcome", "emit_warnings", "enrich_async", "extract"]
+__all__ = [
+    "EnrichmentTable",
+    "ExtapiWarning",
+    "Outcome",
+    "check_lookup_columns",
+    "check_sequential",
+    "collect_warnings",
+    "emit_warnings",
+    "enrich_async",
+    "extract",
+    "fetch_table",
+    "provenance",
+    "result_names",
+    "sequential_ranges",
+    "status_codes",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +96,30 @@ class Outcome:
     warnings: list[tuple[type[Warning], str]] = field(default_factory=list)
 
 
+@dataclass
+class EnrichmentTable:
+    """The validated small frame of one enrichment, before it reaches the audience.
+
+    Attributes:
+        plan: The grouping and the request of each campaign.
+        records: What happened to each campaign, in plan order.
+        frame: The validated rows: one per campaign without `records`, else one per
+            record.
+        row_campaigns: The campaign number of each row of `frame`.
+        redactor: The redactor of the definition's secrets.
+        started: `time.monotonic()` when the enrichment began.
+        started_at: The UTC start time, ISO 8601.
+    """
+
+    plan: Plan
+    records: list[CampaignRecord]
+    frame: pd.DataFrame
+    row_campaigns: list[int]
+    redactor: Redactor
+    started: float
+    started_at: str
+
+
 async def enrich_async(
     audience: pd.DataFrame,
     api: ExternalAPI,
@@ -91,24 +132,13 @@ async def enrich_async(
     caller creates it (in its own thread, so a notebook shows it in the right cell)
     and closes it.
     """
-    started = time.monotonic()
-    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-    redactor = api.redactor()
-    schema = resolve_schema(api.schema)
-    names = _result_names(audience, api)
-    _check_lookup_columns(audience, api)
+    names = result_names(audience, api)
+    check_lookup_columns(audience, api)
+    table = await fetch_table(audience, api, progress=progress)
+    plan, records, frame = table.plan, table.records, table.frame
 
-    plan = make_plan(audience, api)
-    logger.info("enriching %d rows: %d campaign request(s) to %s", len(audience),
-                len(plan.requests), redactor.url(api.url))
-
-    records = await _fetch_all(plan, api, redactor, progress or NullProgress())
-    _check_required(records, api, redactor)
-
-    built, row_campaigns = _frame_from(records, api)
-    frame, row_campaigns = _validate(built, row_campaigns, records, api, schema)
-
-    rows = _rows_for_audience(plan, records, row_campaigns, audience, api, frame)
+    rows = _rows_for_audience(plan, records, table.row_campaigns, audience, api, frame)
+    store_validated(api, records, table.redactor)
     new_columns = {
         names[name]: take_column(frame[name], rows, as_category=api.strings == "category")
         for name in api.output_columns
@@ -118,21 +148,59 @@ async def enrich_async(
     result = assemble(audience, new_columns)
 
     outcome = Outcome(result)
-    _collect_warnings(outcome, audience, records, rows, plan, api)
-    result.attrs[ATTRS_KEY] = _provenance(
-        plan, records, api, redactor, rows, names, result, started, started_at, outcome
+    outcome.warnings.extend(collect_warnings(table, audience, api))
+    result.attrs[ATTRS_KEY] = provenance(
+        table, api, names, outcome.warnings, rows=len(result),
+        rows_enriched=int((rows >= 0).sum()),
+        dtypes={name: str(result[name].dtype) for name in names.values()},
     )
     return outcome
 
 
-def _result_names(audience: pd.DataFrame, api: ExternalAPI) -> dict[str, str]:
+async def fetch_table(
+    audience: pd.DataFrame,
+    api: ExternalAPI,
+    *,
+    progress: ProgressReporter | None = None,
+    weights: np.ndarray[Any, np.dtype[np.int64]] | None = None,
+) -> EnrichmentTable:
+    """Plan, fetch, parse, extract and validate: every stage before attach.
+
+    Args:
+        audience: The audience, or the distinct rows of its campaign and
+            placeholder columns (see `make_plan`).
+        api: The enrichment definition.
+        progress: Told the number of campaigns, each one done and each retry.
+        weights: With distinct rows, the audience rows each one stands for.
+    """
+    started = time.monotonic()
+    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+    redactor = api.redactor()
+    schema = resolve_schema(api.schema)
+
+    plan = make_plan(audience, api, weights=weights)
+    logger.info("enriching %d rows: %d campaign request(s) to %s", plan.grouping.rows,
+                len(plan.requests), redactor.url(api.url))
+
+    records = await _fetch_all(plan, api, redactor, progress or NullProgress())
+    _check_required(records, api, redactor)
+
+    built, row_campaigns = _frame_from(records, api)
+    frame, row_campaigns = _validate(built, row_campaigns, records, api, schema)
+    return EnrichmentTable(plan, records, frame, row_campaigns, redactor, started,
+                           started_at)
+
+
+def result_names(audience: pd.DataFrame, api: ExternalAPI) -> dict[str, str]:
+    """Map each new column, the status column included, to its name in the result."""
     wanted = list(api.output_columns)
     if api.on_error == "continue":
         wanted.append(STATUS_COLUMN)
     return resolve_names(audience.columns, wanted, api.on_conflict)
 
 
-def _check_lookup_columns(audience: pd.DataFrame, api: ExternalAPI) -> None:
+def check_lookup_columns(audience: pd.DataFrame, api: ExternalAPI) -> None:
+    """Reject an `on=` audience column that the audience does not have."""
     for audience_column in (api.on or {}):
         if audience_column not in audience.columns:
             raise ConfigurationError(
@@ -145,14 +213,12 @@ def _check_lookup_columns(audience: pd.DataFrame, api: ExternalAPI) -> None:
 async def _fetch_all(
     plan: Plan, api: ExternalAPI, redactor: Redactor, progress: ProgressReporter
 ) -> list[CampaignRecord]:
-    # Imported here: aiohttp takes about a third of pandas' own import time.
-    from extapi_pandas.http.client import Fetcher
-
     progress.start(len(plan.requests))
-    async with Fetcher(
+    # The stage serves responses from a recording, the cache or the network; it
+    # imports aiohttp only when a request is sent.
+    async with fetch_stage(
         api,
         redactor,
-        ssl_context=api.ssl_context(),
         on_retry=lambda request, code: progress.retry(request.key, code),
     ) as fetcher:
         tasks = [
@@ -173,7 +239,10 @@ async def _fetch_all(
 
 
 async def _run_campaign(
-    request: CampaignRequest, fetcher: Fetcher, api: ExternalAPI, redactor: Redactor
+    request: CampaignRequest,
+    fetcher: CampaignFetcher,
+    api: ExternalAPI,
+    redactor: Redactor,
 ) -> CampaignRecord:
     record = CampaignRecord(request)
     try:
@@ -351,8 +420,23 @@ def _rows_for_audience(
             pairs,
             [record.request.key for record in records],
         )
-    start = np.full(n_campaigns, -1, dtype=np.int64)
-    count = np.zeros(n_campaigns, dtype=np.int64)
+    start, count = sequential_ranges(records, row_campaigns)
+    rows, short = sequential_rows(codes, start, count)
+    check_sequential(records, short, count, api)
+    return rows
+
+
+def sequential_ranges(
+    records: list[CampaignRecord], row_campaigns: list[int]
+) -> tuple[np.ndarray[Any, np.dtype[np.int64]], np.ndarray[Any, np.dtype[np.int64]]]:
+    """Return each campaign's first row in the small frame and its number of rows.
+
+    A campaign with no usable response starts at -1; one whose response held no
+    records starts at 0 with 0 rows.
+    """
+    campaigns = np.asarray(row_campaigns, dtype=np.int64)
+    start = np.full(len(records), -1, dtype=np.int64)
+    count = np.zeros(len(records), dtype=np.int64)
     if len(campaigns):
         first = np.flatnonzero(np.r_[True, campaigns[1:] != campaigns[:-1]])
         start[campaigns[first]] = first
@@ -361,15 +445,18 @@ def _rows_for_audience(
     for record in records:
         if record.extraction is not None and record.extraction.rows == 0:
             start[record.request.number] = 0
-    rows, short = sequential_rows(codes, start, count)
-    _check_sequential(records, short, count, api)
-    return rows
+    return start, count
 
 
-def _check_sequential(
+def check_sequential(
     records: list[CampaignRecord], short: np.ndarray[Any, Any],
     count: np.ndarray[Any, Any], api: ExternalAPI
 ) -> None:
+    """Fail, or note, each campaign whose response has fewer records than profiles.
+
+    `short` and `count` give, per campaign, the profiles left without a record
+    and the records in the response.
+    """
     from extapi_pandas.errors import AttachError
 
     for record in records:
@@ -389,47 +476,85 @@ def _check_sequential(
         record.notes.append(str(error))
 
 
-def _status_column(plan: Plan, records: list[CampaignRecord]) -> pd.Categorical:
+def _status_column(plan: Plan, records: list[CampaignRecord]) -> pd.Categorical[str]:
+    table, categories = status_codes(records)
+    return pd.Categorical.from_codes(table[plan.grouping.codes],
+                                     categories=pd.Index(categories))
+
+
+def status_codes(
+    records: list[CampaignRecord],
+) -> tuple[np.ndarray[Any, np.dtype[np.int16]], list[str]]:
+    """Return the `extapi_status` code of each campaign, and the categories.
+
+    The code array has one more entry, last, for rows in no campaign, so it can
+    be indexed with campaign numbers where -1 means none.
+    """
     statuses = [record.status for record in records]
     categories = sorted(set(statuses) | {"ok", "skipped"})
     code_of = {status: i for i, status in enumerate(categories)}
     table = np.array([code_of[s] for s in statuses] + [code_of["skipped"]],
                      dtype=np.int16)
-    return pd.Categorical.from_codes(table[plan.grouping.codes], categories=categories)
+    return table, categories
 
 
-def _collect_warnings(
-    outcome: Outcome, audience: pd.DataFrame, records: list[CampaignRecord],
-    rows: np.ndarray[Any, Any],
-    plan: Plan, api: ExternalAPI,
-) -> None:
-    outcome.warnings.extend(plan.warnings)
+def collect_warnings(
+    table: EnrichmentTable, audience: pd.DataFrame | AudienceCounts, api: ExternalAPI
+) -> list[tuple[type[Warning], str]]:
+    """Return the warnings of a finished enrichment, to emit in the caller's thread.
+
+    `audience` may be the counts of an audience held elsewhere.
+    """
+    records = table.records
+    collected = list(table.plan.warnings)
     for record in records:
         for note in record.notes:
-            outcome.warnings.append((ExtapiWarning, note))
+            collected.append((ExtapiWarning, note))
     empty = [record.request.key for record in records if record.empty]
     if empty:
-        outcome.warnings.append((ExtapiWarning,
+        collected.append((ExtapiWarning,
             f"{len(empty)} campaign(s) got an empty response (204 or no body), so "
             f"their new columns are null: {', '.join(map(repr, empty[:20]))}"))
     failed = [record for record in records if record.error is not None]
     if failed:
         shown = "; ".join(f"{r.request.key!r}: {r.error.code}" for r in failed[:10]
                           if r.error is not None)
-        outcome.warnings.append((ExtapiWarning,
+        collected.append((ExtapiWarning,
             f"{len(failed)} of {len(records)} campaign(s) failed and kept null "
             f"columns (see the {STATUS_COLUMN} column): {shown}"))
-    for message in per_profile_warnings(audience, plan, records, api):
-        outcome.warnings.append((PerProfileDataWarning, message))
+    for message in per_profile_warnings(audience, table.plan, records, api):
+        collected.append((PerProfileDataWarning, message))
+    return collected
 
 
-def _provenance(
-    plan: Plan, records: list[CampaignRecord], api: ExternalAPI, redactor: Redactor,
-    rows: np.ndarray[Any, Any], names: Mapping[str, str], result: pd.DataFrame,
-    started: float, started_at: str, outcome: Outcome,
+def provenance(
+    table: EnrichmentTable,
+    api: ExternalAPI,
+    names: Mapping[str, str],
+    warnings_: list[tuple[type[Warning], str]],
+    *,
+    rows: int,
+    rows_enriched: int | None,
+    dtypes: Mapping[str, str],
 ) -> dict[str, Any]:
-    enriched = int((rows >= 0).sum())
+    """Return the JSON-safe provenance stored in `attrs["extapi"]`.
+
+    Args:
+        table: The enrichment.
+        api: The enrichment definition.
+        names: Each new column's name in the result.
+        warnings_: The warnings of the enrichment.
+        rows: Rows of the result.
+        rows_enriched: Rows that got a row of the small frame; None when only a
+            pass over the result could count them (a lazy Dask lookup).
+        dtypes: Each result column's dtype, by result name.
+    """
+    plan, records, redactor = table.plan, table.records, table.redactor
     skipped = plan.grouping.skipped_rows
+    unmatched = (
+        None if rows_enriched is None
+        else rows - rows_enriched - skipped - _rows_of_failed(plan, records)
+    )
     return {
         "version": 1,
         "library": f"extapi-pandas {library_version()}",
@@ -439,21 +564,20 @@ def _provenance(
         "on": dict(api.on) if api.on else None,
         "columns": {
             name: {"path": api.mapping.columns[name].path, "column": names[name],
-                   "dtype": str(result[names[name]].dtype)}
+                   "dtype": dtypes[names[name]]}
             for name in api.output_columns
         },
-        "started_at": started_at,
-        "elapsed_s": round(time.monotonic() - started, 6),
+        "started_at": table.started_at,
+        "elapsed_s": round(time.monotonic() - table.started, 6),
         "requests": sum(r.response.attempts for r in records if r.response is not None),
         "campaigns_total": len(records),
         "campaigns_failed": sum(r.error is not None for r in records),
-        "rows": len(result),
-        "rows_enriched": enriched,
-        "rows_unmatched": len(result) - enriched - skipped
-        - _rows_of_failed(plan, records),
+        "rows": rows,
+        "rows_enriched": rows_enriched,
+        "rows_unmatched": unmatched,
         "rows_skipped": skipped,
         "campaigns": [campaign_entry(record, redactor) for record in records],
-        "warnings": [redactor.text(message) for _, message in outcome.warnings],
+        "warnings": [redactor.text(message) for _, message in warnings_],
     }
 
 

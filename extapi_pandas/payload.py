@@ -166,6 +166,8 @@ def render_payloads(
     audience: pd.DataFrame,
     codes: np.ndarray[Any, Any],
     keys: Sequence[Any],
+    *,
+    counts: np.ndarray[Any, Any] | None = None,
 ) -> PayloadBodies:
     """Build and encode the body of each campaign.
 
@@ -174,6 +176,7 @@ def render_payloads(
         audience: The audience.
         codes: Campaign number of each audience row, -1 for rows in no campaign.
         keys: Campaign keys, named in errors and warnings.
+        counts: Profiles per campaign, sent as `"count"`; None counts `codes`.
 
     Raises:
         ConfigurationError: A column is not in the audience, or an aggregate does
@@ -184,7 +187,9 @@ def render_payloads(
     documents: list[dict[str, Any]] = [{} for _ in keys]
     _add_params(documents, payload, audience, codes, keys)
     if payload.count:
-        counts = np.bincount(codes[codes >= 0].astype(np.int64), minlength=len(keys))
+        if counts is None:
+            counts = np.bincount(codes[codes >= 0].astype(np.int64),
+                                 minlength=len(keys))
         for document, count in zip(documents, counts, strict=True):
             document["count"] = int(count)
     _add_aggregates(documents, payload, audience, codes)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_REQUESTS",
+    "AudienceCounts",
     "PerProfileLimits",
     "check_request_count",
     "file_route_call",
@@ -125,6 +126,20 @@ class PerProfileLimits:
         )
 
 
+@dataclass(frozen=True)
+class AudienceCounts:
+    """Counts of an audience that is not in memory (a Dask or Spark one).
+
+    Args:
+        rows: Audience rows, the skipped ones included.
+        lookup_keys: Distinct values of the `on=` audience columns, rows with a
+            null key left out; None without a lookup.
+    """
+
+    rows: int
+    lookup_keys: int | None = None
+
+
 def file_route_call(
     on: str | Mapping[str, str] | None, columns: Sequence[str] = ()
 ) -> str:
@@ -201,7 +216,7 @@ def payload_warning(
 
 
 def per_profile_warnings(
-    audience: pd.DataFrame,
+    audience: pd.DataFrame | AudienceCounts,
     plan: Plan,
     records: Sequence[CampaignRecord],
     api: ExternalAPI,
@@ -210,10 +225,11 @@ def per_profile_warnings(
 
     At most one message per kind of evidence (campaign column, lookup, response
     size, request body), each naming the campaigns concerned, with numbers.
+    `audience` may be the counts of an audience held elsewhere.
     """
     limits: PerProfileLimits = api.per_profile
     messages = [
-        _campaign_column_warning(audience, plan, api, limits),
+        _campaign_column_warning(plan, api, limits),
         _lookup_warning(audience, records, api, limits),
         _body_size_warning(records, api, limits),
         _payload_size_warning(records, api, limits),
@@ -222,11 +238,11 @@ def per_profile_warnings(
 
 
 def _campaign_column_warning(
-    audience: pd.DataFrame, plan: Plan, api: ExternalAPI, limits: PerProfileLimits
+    plan: Plan, api: ExternalAPI, limits: PerProfileLimits
 ) -> str | None:
     columns = api.campaign_columns
     requests = len(plan.requests)
-    rows = len(audience) - plan.grouping.skipped_rows
+    rows = plan.grouping.rows - plan.grouping.skipped_rows
     if not columns or requests < limits.min_campaigns:
         return None
     if requests < limits.unique_share * rows:
@@ -244,7 +260,7 @@ def _campaign_column_warning(
 
 
 def _lookup_warning(
-    audience: pd.DataFrame,
+    audience: pd.DataFrame | AudienceCounts,
     records: Sequence[CampaignRecord],
     api: ExternalAPI,
     limits: PerProfileLimits,
@@ -278,16 +294,14 @@ def _lookup_warning(
 
 
 def _unique_key_reason(
-    audience: pd.DataFrame, columns: list[str], limits: PerProfileLimits
+    audience: pd.DataFrame | AudienceCounts,
+    columns: list[str],
+    limits: PerProfileLimits,
 ) -> str | None:
-    profiles = len(audience)
+    profiles = audience.rows if isinstance(audience, AudienceCounts) else len(audience)
     if profiles < limits.min_records:
         return None
-    if len(columns) == 1:
-        distinct = int(audience[columns[0]].nunique(dropna=True))
-    else:
-        keys = audience[columns].dropna()
-        distinct = len(keys.drop_duplicates())
+    distinct = _distinct_keys(audience, columns)
     if distinct < limits.unique_share * profiles:
         return None
     return (
@@ -295,6 +309,14 @@ def _unique_key_reason(
         f"distinct values for {profiles:,} profiles, so each record serves about one "
         "profile"
     )
+
+
+def _distinct_keys(audience: pd.DataFrame | AudienceCounts, columns: list[str]) -> int:
+    if isinstance(audience, AudienceCounts):
+        return audience.lookup_keys or 0
+    if len(columns) == 1:
+        return int(audience[columns[0]].nunique(dropna=True))
+    return len(audience[columns].dropna().drop_duplicates())
 
 
 def _record_rows(record: CampaignRecord) -> int:

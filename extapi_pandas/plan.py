@@ -24,7 +24,14 @@ from extapi_pandas.templates import (
 )
 from extapi_pandas.values import json_safe, python_scalar
 
-__all__ = ["CampaignRequest", "Grouping", "Plan", "group_campaigns", "make_plan"]
+__all__ = [
+    "CampaignRequest",
+    "Grouping",
+    "Plan",
+    "group_campaigns",
+    "make_plan",
+    "plan_columns",
+]
 
 
 @dataclass(frozen=True)
@@ -56,17 +63,28 @@ class Grouping:
         keys: Campaign keys in order of first appearance, JSON-safe.
         first_rows: Position of each campaign's first row.
         counts: Rows per campaign.
+        weights: Audience rows that each grouped row stands for, when the grouped
+            frame holds the distinct rows of a larger audience (a Dask or Spark
+            one); None when each grouped row is one profile.
     """
 
     codes: np.ndarray[Any, Any]
     keys: list[Any]
     first_rows: np.ndarray[Any, np.dtype[np.intp]]
     counts: np.ndarray[Any, np.dtype[np.intp]]
+    weights: np.ndarray[Any, np.dtype[np.int64]] | None = None
+
+    @property
+    def rows(self) -> int:
+        """Audience rows, the skipped ones included."""
+        if self.weights is None:
+            return len(self.codes)
+        return int(self.weights.sum())
 
     @property
     def skipped_rows(self) -> int:
         """Rows that belong to no campaign."""
-        return int(len(self.codes) - self.counts.sum())
+        return int(self.rows - self.counts.sum())
 
 
 @dataclass(frozen=True)
@@ -78,8 +96,20 @@ class Plan:
     warnings: list[tuple[type[Warning], str]] = field(default_factory=list)
 
 
-def make_plan(audience: pd.DataFrame, api: ExternalAPI) -> Plan:
+def make_plan(
+    audience: pd.DataFrame,
+    api: ExternalAPI,
+    *,
+    weights: np.ndarray[Any, np.dtype[np.int64]] | None = None,
+) -> Plan:
     """Group the audience by campaign and render one request per campaign.
+
+    Args:
+        audience: The audience, or the distinct rows of its campaign and
+            placeholder columns.
+        api: The enrichment definition.
+        weights: With distinct rows, the number of audience rows each one stands
+            for; the `{count}` placeholder and the payload count add them up.
 
     Raises:
         ConfigurationError: A campaign column does not exist, keys are missing, or
@@ -88,8 +118,9 @@ def make_plan(audience: pd.DataFrame, api: ExternalAPI) -> Plan:
             campaign (per-profile data, which belongs in `enrich_from_file`).
         RequestTooLarge: A rendered body is larger than `max_request_bytes`.
     """
-    grouping = group_campaigns(audience, api.campaign_columns, api.missing_campaign)
-    check_request_count(len(grouping.keys), len(audience), api.campaign_columns,
+    grouping = group_campaigns(audience, api.campaign_columns, api.missing_campaign,
+                               weights=weights)
+    check_request_count(len(grouping.keys), grouping.rows, api.campaign_columns,
                         api.max_requests, api.output_columns)
     fields = _template_fields(api)
     columns = _resolve_fields(audience, fields)
@@ -97,7 +128,8 @@ def make_plan(audience: pd.DataFrame, api: ExternalAPI) -> Plan:
         if column not in api.campaign_columns:  # a campaign column is constant
             _check_constant(audience, column, name, grouping, api)
     payloads = (
-        render_payloads(api.payload, audience, grouping.codes, grouping.keys)
+        render_payloads(api.payload, audience, grouping.codes, grouping.keys,
+                        counts=grouping.counts)
         if api.payload is not None else None
     )
     requests = [
@@ -109,16 +141,60 @@ def make_plan(audience: pd.DataFrame, api: ExternalAPI) -> Plan:
     return Plan(grouping, requests, payloads.warnings if payloads is not None else [])
 
 
+def plan_columns(audience: pd.DataFrame, api: ExternalAPI) -> list[Any]:
+    """Return the audience columns that `make_plan` reads, each once.
+
+    These are the campaign columns, the placeholder columns and the `payload=`
+    params columns. Their distinct rows, with a row count each, plan the same
+    requests as the whole audience.
+
+    Raises:
+        TemplateError: A placeholder names no column.
+        ConfigurationError: A campaign column does not exist or is not unique.
+    """
+    for column in api.campaign_columns:
+        if column not in audience.columns:
+            raise ConfigurationError(
+                f"campaign column {column!r} is not in the audience; its columns are "
+                f"{', '.join(map(repr, audience.columns[:30]))}"
+            )
+        _require_unique_label(audience, column, "campaign column")
+    columns = [*api.campaign_columns, *_resolve_fields(audience, _template_fields(api))
+               .values()]
+    if api.payload is not None:
+        params = api.payload.params
+        assert isinstance(params, Mapping)
+        missing = [column for column in params.values()
+                   if column not in audience.columns]
+        if missing:
+            raise ConfigurationError(
+                f"payload= names column(s) {', '.join(map(repr, missing))}, which "
+                f"the audience does not have; its columns are "
+                f"{', '.join(map(repr, audience.columns[:30]))}"
+            )
+        columns.extend(params.values())
+    return list(dict.fromkeys(columns))
+
+
 def group_campaigns(
-    audience: pd.DataFrame, columns: list[str], missing: str
+    audience: pd.DataFrame,
+    columns: list[str],
+    missing: str,
+    *,
+    weights: np.ndarray[Any, np.dtype[np.int64]] | None = None,
 ) -> Grouping:
-    """Number the campaigns in order of first appearance, without sorting the rows."""
+    """Number the campaigns in order of first appearance, without sorting the rows.
+
+    `weights` gives the audience rows each row of `audience` stands for (see
+    `Grouping.weights`); the counts add them up.
+    """
     n = len(audience)
     if not columns:
         codes = np.zeros(n, dtype=np.int8)
         first = np.zeros(1 if n else 0, dtype=np.intp)
-        return Grouping(codes, [None] if n else [], first, np.array([n] if n else [],
-                                                                     dtype=np.intp))
+        total = n if weights is None else int(weights.sum())
+        return Grouping(codes, [None] if n else [], first,
+                        np.array([total] if n else [], dtype=np.intp), weights)
     for column in columns:
         if column not in audience.columns:
             raise ConfigurationError(
@@ -138,8 +214,12 @@ def group_campaigns(
     codes = _downcast(codes)
     first = _first_rows(codes)
     keys = [_campaign_key(audience, columns, int(row)) for row in first]
-    counts = np.bincount(codes[codes >= 0], minlength=len(first)).astype(np.intp)
-    return Grouping(codes, keys, first, counts)
+    valid = codes >= 0
+    counts = np.bincount(
+        codes[valid], weights=None if weights is None else weights[valid],
+        minlength=len(first),
+    ).astype(np.intp)
+    return Grouping(codes, keys, first, counts, weights)
 
 
 def _factorize_columns(

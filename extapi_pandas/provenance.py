@@ -69,6 +69,10 @@ def campaign_entry(record: CampaignRecord, redactor: Redactor) -> dict[str, Any]
         )
         if response.retries:
             entry["retried_after"] = list(response.retries)
+        if response.cache_hit is not None:
+            entry["cache_hit"] = response.cache_hit
+        if response.replayed:
+            entry["replayed"] = True
     if record.extraction is not None:
         entry["records"] = record.extraction.rows
         entry["missing"] = {k: v for k, v in record.extraction.missing.items() if v}

@@ -30,6 +30,9 @@ EXPECTED_EXPORTS = {
     "BearerToken",
     "OAuth2ClientCredentials",
     "Secret",
+    # Caching and recording
+    "Cache",
+    "Recording",
     # Warnings
     "ExtapiWarning",
     "PerProfileDataWarning",

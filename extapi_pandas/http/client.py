@@ -61,6 +61,9 @@ class Response:
         fetched_at: When the body arrived, UTC, ISO 8601.
         wire_bytes: Body bytes received before decompression.
         retries: The error code of each failed attempt that was retried.
+        cache_hit: True when the cache served the response, False when the cache
+            missed, None when no cache is configured.
+        replayed: True when a recording served the response.
     """
 
     status: int
@@ -72,6 +75,8 @@ class Response:
     fetched_at: str
     wire_bytes: int = 0
     retries: list[str] = field(default_factory=list)
+    cache_hit: bool | None = None
+    replayed: bool = False
 
     @property
     def content_type(self) -> str | None:
