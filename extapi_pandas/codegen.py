@@ -9,10 +9,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from extapi_pandas.activity import ExternalAPI
+from extapi_pandas.config import SecretText
 from extapi_pandas.http.auth import ApiKey, Auth, BasicAuth, BearerToken
+from extapi_pandas.http.cache import Cache
 from extapi_pandas.mapping import Column
 from extapi_pandas.options import GUARD_FIELDS, Guard, Retry, Timeout
 from extapi_pandas.redaction import MASK, Redactor, Secret, is_sensitive_name
+from extapi_pandas.replay import Recording
 
 __all__ = ["api_options", "enrich_code", "env_name"]
 
@@ -179,7 +182,18 @@ def _keyword(name: str, value: Any, writer: _Writer) -> list[str]:
         return [f"timeout={_option_group(Timeout.coerce(value), writer)},"]
     if name == "retries":
         return [f"retries={_option_group(Retry.coerce(value), writer)},"]
+    if isinstance(value, Cache | Recording):
+        return [f"{name}={_record_object(value, writer)},"]
     return [f"{name}={_literal(value, writer)},"]
+
+
+def _record_object(value: Cache | Recording, writer: _Writer) -> str:
+    """Write a `Cache` or `Recording` with its fields, and import its class."""
+    name = type(value).__name__
+    writer.names.add(name)
+    fields = [f"{f.name}={_literal(getattr(value, f.name), writer)}"
+              for f in dataclasses.fields(value)]
+    return f"{name}({', '.join(fields)})"
 
 
 def _guard_keywords(guard: Guard, writer: _Writer) -> list[str]:
@@ -230,10 +244,13 @@ def _auth(auth: Auth, writer: _Writer) -> str:
 def _credential_dict(group: str, values: Mapping[str, Any], writer: _Writer) -> str:
     items = []
     for name, value in values.items():
-        if _is_secret_value(str(name), value) or (
+        what = f"the value of the {group[:-1]} {name!r}"
+        if isinstance(value, SecretText):
+            # A value read with Secret.from_env keeps the variable it came from.
+            code = writer.environ(value.env or env_name(str(name)), what)
+        elif _is_secret_value(str(name), value) or (
             isinstance(value, str) and writer.redactor.text(value) != value
         ):
-            what = f"the value of the {group[:-1]} {name!r}"
             code = writer.environ(env_name(str(name)), what)
         else:
             code = _literal(value, writer)
