@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from yarl import URL
+
 from extapi_pandas.errors import ConfigurationError
 from extapi_pandas.http.auth import Auth
 from extapi_pandas.http.cache import Cache
@@ -152,6 +154,13 @@ class ExternalAPI:
         _check_choice("strings", self.strings, Strings)
         if self.assign is not None:
             _check_choice("assign", self.assign, Assign)
+        for name in ("params", "headers"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Mapping):
+                raise ConfigurationError(
+                    f"{name}= must map names to values, as in {name}={{'market': "
+                    f"'{{market}}'}}, got {type(value).__name__} {value!r}"
+                )
         object.__setattr__(self, "timeout", Timeout.coerce(self.timeout))
         object.__setattr__(self, "retries", Retry.coerce(self.retries))
         object.__setattr__(self, "cache", Cache.coerce(self.cache))
@@ -314,6 +323,7 @@ class ExternalAPI:
                 is_sensitive_name(name) and isinstance(value, str)
             ):
                 secrets.append(value)
+        secrets.extend(_url_secrets(self.url))
         return Redactor(secrets)
 
     def replace(self, **changes: Any) -> ExternalAPI:
@@ -456,6 +466,18 @@ def _secret_values(values: Mapping[str, Any] | None) -> Mapping[str, Any] | None
         name: SecretText(value) if isinstance(value, Secret) else value
         for name, value in values.items()
     }
+
+
+def _url_secrets(url: str) -> list[str]:
+    """Return credential values written into a URL: the password and named params."""
+    try:
+        parsed = URL(url)
+    except ValueError:
+        return []
+    found = [parsed.password] if parsed.password else []
+    found += [value for name, value in parsed.query.items()
+              if is_sensitive_name(name) and value and "{" not in value]
+    return found
 
 
 def _check_choice(name: str, value: Any, choices: Any) -> None:

@@ -33,7 +33,8 @@ def resolve_names(
         AttachError: A name already exists in the audience and `on_conflict` is
             `"raise"`.
     """
-    existing = {str(c) for c in audience_columns}
+    labels = [str(c) for c in audience_columns]
+    existing = set(labels)
     resolved: dict[str, str] = {}
     clashes = [name for name in names if name in existing]
     if clashes and on_conflict == "raise":
@@ -41,6 +42,13 @@ def resolve_names(
             f"new column(s) {', '.join(map(repr, clashes))} already exist in the "
             "audience; rename them in columns=, or pass on_conflict='overwrite' to "
             f"replace them or on_conflict='suffix' to add them as '<name>{_SUFFIX}'"
+        )
+    repeated = [name for name in clashes if labels.count(name) > 1]
+    if repeated and on_conflict == "overwrite":
+        raise AttachError(
+            f"the audience has several columns labelled {repeated[0]!r}, so "
+            "on_conflict='overwrite' cannot tell which to replace; rename the "
+            "audience's columns, or pass on_conflict='suffix'"
         )
     taken = set(existing) | set(names)
     for name in names:
@@ -116,6 +124,8 @@ def lookup_rows(
         row_combined = np.where(row_valid & (codes < n_campaigns), row_combined, -1)
         rows: np.ndarray[Any, Any] = dense[row_combined]
         return rows
+    if not len(table):  # every campaign failed, or no record key is in the audience
+        return np.full(len(codes), -1, dtype=np.int64)
     positions = pd.Index(table.index).get_indexer(row_combined)
     found = table.to_numpy()[positions]
     return np.where(row_valid & (positions >= 0), found, -1)
@@ -180,6 +190,14 @@ def take_column(series: pd.Series, rows: np.ndarray[Any, Any], *,
         if array.tz is not None:
             gathered = gathered.dt.tz_localize("UTC").dt.tz_convert(array.tz)
         return gathered.array
+    if isinstance(array, pd.arrays.NumpyExtensionArray) and array.dtype.kind in "iub":
+        # numpy integers and booleans have no missing value: rows left without one
+        # get the nullable dtype (Int64, boolean), never a float64 upcast.
+        values = array.to_numpy()
+        if not (rows < 0).any():
+            return values[rows]
+        nullable = pd.array(values, dtype=_NULLABLE[values.dtype.kind](values.dtype))
+        return take_column(pd.Series(nullable), rows, as_category=as_category)
     if isinstance(array, pd.arrays.NumpyExtensionArray) and array.dtype.kind in "fO":
         filler = np.nan if array.dtype.kind == "f" else None
         filler_array = np.array([filler], dtype=cast(Any, array.dtype).numpy_dtype)
@@ -187,6 +205,12 @@ def take_column(series: pd.Series, rows: np.ndarray[Any, Any], *,
     return array.take(rows.astype(np.intp, copy=False), allow_fill=True)
 
 
+_NULLABLE = {
+    # int64 -> Int64, uint16 -> UInt16, bool -> boolean
+    "i": lambda dtype: pd.api.types.pandas_dtype(dtype.name.capitalize()),
+    "u": lambda dtype: pd.api.types.pandas_dtype("UInt" + dtype.name[4:]),
+    "b": lambda dtype: pd.BooleanDtype(),
+}
 _MASKED_ARRAYS = (
     pd.arrays.IntegerArray,
     pd.arrays.FloatingArray,

@@ -195,12 +195,17 @@ def _tz_name(resolved: Any) -> str | None:
     return None if tz is None else str(tz)
 
 
+_FLOAT_EXACT = 2**53
+
+
 def infer_dtype(values: list[Any]) -> str:
     """Return the name of the dtype that stores undeclared `values` without loss.
 
     Integers stay integers (`Int64`, never through float64) and become `string`
-    beyond 64 bits; strings stay strings and are never parsed as dates or numbers;
-    lists, objects and mixed types give `object`, one whole value per row.
+    beyond 64 bits. Integers mixed with floats give `Float64` while every integer
+    is within 2**53, and `object` (exact values) beyond. Strings stay strings and
+    are never parsed as dates or numbers. Lists, objects and other mixed types give
+    `object`, one whole value per row.
     """
     kinds = {type(value) for value in values if value is not None}
     if not kinds:
@@ -212,7 +217,10 @@ def infer_dtype(values: list[Any]) -> str:
             return "Int64"
         return "string"
     if kinds <= {int, float}:
-        return "Float64"
+        # A float64 holds every integer up to 2**53 exactly; a larger one beside
+        # floats keeps its exact value in an object column instead of rounding.
+        exact = all(abs(v) <= _FLOAT_EXACT for v in values if type(v) is int)
+        return "Float64" if exact else "object"
     if kinds == {str}:
         return "string"
     return "object"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,6 +27,10 @@ def _require_positive(owner: str, name: str, value: float, *, allow_zero: bool) 
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigurationError(
             f"{owner}.{name} must be a number, got {type(value).__name__} {value!r}"
+        )
+    if not math.isfinite(value):
+        raise ConfigurationError(
+            f"{owner}.{name} must be a finite number, got {value!r}"
         )
     if value < 0 or (value == 0 and not allow_zero):
         bound = "zero or more" if allow_zero else "more than zero"

@@ -228,7 +228,13 @@ def _factorize_columns(
     """Return campaign codes numbered by first appearance, -1 where a key is missing."""
     parts = []
     for column in columns:
-        part, uniques = pd.factorize(audience[column], use_na_sentinel=True)
+        try:
+            part, uniques = pd.factorize(audience[column], use_na_sentinel=True)
+        except TypeError as exc:  # unhashable cells, such as lists or dicts
+            raise ConfigurationError(
+                f"campaign column {column!r} holds values that cannot name a "
+                f"campaign ({exc}); use a column of strings, numbers or dates"
+            ) from exc
         parts.append((part.astype(np.int64, copy=False), len(uniques)))
     if len(parts) == 1:
         return parts[0][0]
@@ -316,7 +322,13 @@ def _check_constant(
     grouping: Grouping,
     api: ExternalAPI,
 ) -> None:
-    values, _ = pd.factorize(audience[column], use_na_sentinel=False)
+    try:
+        values, _ = pd.factorize(audience[column], use_na_sentinel=False)
+    except TypeError as exc:  # unhashable cells, such as lists or dicts
+        raise TemplateError(
+            f"placeholder {{{field}}} names column {column!r}, whose values cannot "
+            f"be compared ({exc}); use a column of strings, numbers or dates"
+        ) from exc
     valid = grouping.codes >= 0
     expected = values[grouping.first_rows][grouping.codes[valid]]
     differs = np.flatnonzero(values[valid] != expected)
@@ -380,8 +392,14 @@ def _render_request(
     body = payload_body
     if api.json is not None:
         document = render_json(api.json, values, where="json")
-        body = json.dumps(document, ensure_ascii=False, allow_nan=False,
-                          separators=(",", ":")).encode("utf-8")
+        try:
+            body = json.dumps(document, ensure_ascii=False, allow_nan=False,
+                              separators=(",", ":")).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise ConfigurationError(
+                f"json= body for campaign {key!r} cannot be sent as JSON: {exc}; use "
+                "only dicts, lists, strings, finite numbers, booleans and None"
+            ) from exc
     if body is not None:
         if len(body) > api.guard.max_request_bytes:
             raise RequestTooLarge(

@@ -137,6 +137,15 @@ class Redactor:
         """Return a redactor that also masks `secrets`."""
         return Redactor([*self._secrets, *secrets])
 
+    def _is_secret_field(self, name: str, value: str) -> bool:
+        # Query values arrive decoded, with "+" read as a space, so a secret that
+        # contains "+" is also searched for in that form.
+        if is_sensitive_name(name):
+            return True
+        if self._pattern is None:
+            return False
+        return any(self._pattern.search(form) for form in (value, value.replace(" ", "+")))
+
     def text(self, text: str) -> str:
         """Mask every known secret value in free text."""
         if self._pattern is None or not text:
@@ -150,7 +159,7 @@ class Redactor:
             parsed = parsed.with_password(MASK)
         if parsed.query:
             masked = [
-                (name, MASK if is_sensitive_name(name) else value)
+                (name, MASK if self._is_secret_field(name, value) else value)
                 for name, value in parsed.query.items()
             ]
             parsed = parsed.with_query(masked)

@@ -65,3 +65,11 @@ def test_help_names_every_demo_option(capsys: pytest.CaptureFixture[str]) -> Non
     text = capsys.readouterr().out
     for option in ("--rows", "--campaigns", "--seed", "--out"):
         assert option in text
+
+
+def test_demo_rejects_missing_out_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["demo", "--rows", "10", "--out", str(tmp_path / "no" / "x.csv")])
+    assert status == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -182,6 +182,12 @@ class Fetcher:
                 "Accept": "application/json",
             },
         )
+        # aiohttp silently sends an idempotent request a second time when a kept-
+        # alive connection drops before the response. Retry is the one place that
+        # decides about attempts, so each is counted, logged and bounded. The flag
+        # is private (aiohttp 3.10+; its own test client clears it the same way).
+        if hasattr(self._session, "_retry_connection"):
+            self._session._retry_connection = False
         return self
 
     async def __aexit__(
