@@ -16,7 +16,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import bench_attach, bench_fanout, bench_import, bench_per_row
+from benchmarks import (
+    bench_attach,
+    bench_fanout,
+    bench_file_join,
+    bench_import,
+    bench_per_row,
+)
 from benchmarks.common import ROOT, Result
 
 __all__ = ["main"]
@@ -34,6 +40,7 @@ def _benchmarks(smoke: bool) -> list[tuple[str, Callable[[], Result]]]:
             ("P3", lambda: bench_fanout.run_single(body_bytes=2_000, delay_s=0.01,
                                                    repeat=1)),
             ("P4", lambda: bench_import.run(repeat=1)),
+            ("P5", lambda: bench_file_join.run(rows=20_000, repeat=1)),
             ("P6", lambda: bench_per_row.run(rows=50, campaigns=5)),
         ]
     return [
@@ -41,6 +48,7 @@ def _benchmarks(smoke: bool) -> list[tuple[str, Callable[[], Result]]]:
         ("P2", bench_fanout.run_fanout),
         ("P3", bench_fanout.run_single),
         ("P4", bench_import.run),
+        ("P5", bench_file_join.run),
         ("P6", bench_per_row.run),
     ]
 

@@ -383,7 +383,9 @@ def _match_stats(
     rows: np.ndarray[Any, Any], table: Table, chosen: np.ndarray[Any, Any]
 ) -> dict[str, Any]:
     matched = int((rows >= 0).sum())
-    used = len(np.unique(rows[rows >= 0]))
+    # Distinct file rows used, counted in O(n) rather than by sorting the rows.
+    matched_rows = rows[rows >= 0]
+    used = int(np.count_nonzero(np.bincount(matched_rows))) if len(matched_rows) else 0
     profiles = len(rows)
     return {
         "profiles_matched": matched,
