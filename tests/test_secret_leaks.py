@@ -21,6 +21,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -30,7 +31,15 @@ from aiohttp import web
 from faults import RawServer, read_request
 from yarl import URL
 
-from extapi_pandas import ApiKey, BearerToken, ExtapiError, Retry, Timeout
+from extapi_pandas import (
+    ApiKey,
+    BearerToken,
+    Cache,
+    ExtapiError,
+    Recording,
+    Retry,
+    Timeout,
+)
 from extapi_pandas.activity import build_api
 from extapi_pandas.codegen import api_options, enrich_code
 from extapi_pandas.demo import BackgroundServer
@@ -207,10 +216,21 @@ def error_surfaces(prefix: str, error: BaseException) -> dict[str, str]:
 
 
 def collect_surfaces(
-    url: str, options: dict[str, Any], caplog: pytest.LogCaptureFixture
+    url: str, options: dict[str, Any], caplog: pytest.LogCaptureFixture,
+    files: Path | None = None,
 ) -> tuple[dict[str, str], str]:
-    """Run the call in both error modes and a preview, and return surfaces and code."""
+    """Run the call in both error modes and a preview, and return surfaces and code.
+
+    With `files`, the continuing call also records the run and caches responses
+    there, and the bytes of both files become surfaces.
+    """
     frame = pd.DataFrame({"profile": [1, 2]})
+    stored: dict[str, Any] = {}
+    if files is not None:
+        stored = {
+            "replay": Recording(str(files / "run.json"), mode="record"),
+            "cache": Cache("5min", path=str(files / "cache.sqlite")),
+        }
     api = build_api(url, options)
     surfaces = {
         "repr(api)": repr(api),
@@ -220,7 +240,7 @@ def collect_surfaces(
         warnings.simplefilter("always")
         with pytest.raises(ExtapiError) as raised:
             frame.extapi.enrich(url, **options)
-        result = frame.extapi.enrich(url, on_error="continue", **options)
+        result = frame.extapi.enrich(url, on_error="continue", **options, **stored)
         with pytest.raises(ExtapiError) as previewed:
             frame.extapi.preview(url, **options)
     report = result.extapi.report()
@@ -233,6 +253,9 @@ def collect_surfaces(
     surfaces["warnings"] = "\n".join(str(w.message) for w in caught)
     surfaces["log text"] = caplog.text
     surfaces["log messages"] = "\n".join(r.getMessage() for r in caplog.records)
+    for name in ("run.json", "cache.sqlite"):
+        if files is not None and (files / name).exists():
+            surfaces[name] = (files / name).read_bytes().decode("latin-1")
     return surfaces, raised.value.code
 
 
@@ -242,12 +265,14 @@ def test_token_never_leaks(
     target: Target,
     placement: str,
     caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="extapi_pandas")
     _, expected_code, extra = FAULTS[target.fault]
     options = {**COMMON, **PLACEMENTS[placement], **extra}
 
-    surfaces, code = collect_surfaces(target.url, options, caplog)
+    surfaces, code = collect_surfaces(target.url, options, caplog, tmp_path)
+    assert "run.json" in surfaces  # failures are recorded too
 
     assert code == expected_code
     assert leaked(surfaces) == []
