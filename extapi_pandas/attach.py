@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
 import numpy as np
@@ -196,7 +196,8 @@ def take_column(series: pd.Series, rows: np.ndarray[Any, Any], *,
         values = array.to_numpy()
         if not (rows < 0).any():
             return values[rows]
-        nullable = pd.array(values, dtype=_NULLABLE[values.dtype.kind](values.dtype))
+        nullable_dtype: Any = _NULLABLE[values.dtype.kind](values.dtype)
+        nullable = pd.array(values, dtype=nullable_dtype)
         return take_column(pd.Series(nullable), rows, as_category=as_category)
     if isinstance(array, pd.arrays.NumpyExtensionArray) and array.dtype.kind in "fO":
         filler = np.nan if array.dtype.kind == "f" else None
@@ -205,7 +206,7 @@ def take_column(series: pd.Series, rows: np.ndarray[Any, Any], *,
     return array.take(rows.astype(np.intp, copy=False), allow_fill=True)
 
 
-_NULLABLE = {
+_NULLABLE: dict[str, Callable[[np.dtype[Any]], Any]] = {
     # int64 -> Int64, uint16 -> UInt16, bool -> boolean
     "i": lambda dtype: pd.api.types.pandas_dtype(dtype.name.capitalize()),
     "u": lambda dtype: pd.api.types.pandas_dtype("UInt" + dtype.name[4:]),

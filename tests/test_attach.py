@@ -512,3 +512,20 @@ def test_assemble_keeps_audience_unchanged() -> None:
     assert list(frame.columns) == ["x"]
     assert list(result.columns) == ["x", "y"]
     assert np.shares_memory(result["x"].to_numpy(), frame["x"].to_numpy())
+
+
+def test_lookup_all_campaigns_failed_keeps_rows(
+    serve: Callable[..., BackgroundServer],
+) -> None:
+    async def down(request: web.Request) -> web.Response:
+        return web.Response(status=404, text="gone")
+
+    url = serve({"/weather": down}).url("/weather")
+    audience = pd.DataFrame({"region": ["north", "south"]})
+    with pytest.warns(extapi_pandas.ExtapiWarning, match="failed"):
+        result = audience.extapi.enrich(
+            url, records="$.regions[*]", on={"region": "region_code"},
+            columns={"temp": "$.temp"}, on_error="continue",
+        )
+    assert result["temp"].isna().all()
+    assert result["extapi_status"].tolist() == ["http_404", "http_404"]
