@@ -149,12 +149,32 @@ async def enrich_async(
 
     outcome = Outcome(result)
     outcome.warnings.extend(collect_warnings(table, audience, api))
+    unmatched = _unmatched_lookup_warning(table, rows, api)
+    if unmatched is not None:
+        outcome.warnings.append((ExtapiWarning, unmatched))
     result.attrs[ATTRS_KEY] = provenance(
         table, api, names, outcome.warnings, rows=len(result),
         rows_enriched=int((rows >= 0).sum()),
         dtypes={name: str(result[name].dtype) for name in names.values()},
     )
     return outcome
+
+
+def _unmatched_lookup_warning(
+    table: EnrichmentTable, rows: np.ndarray[Any, Any], api: ExternalAPI
+) -> str | None:
+    """Return a warning when a lookup had records but matched no profile at all."""
+    if api.resolved_assign != "lookup" or (rows >= 0).any():
+        return None
+    records = sum(r.extraction.rows for r in table.records if r.extraction is not None)
+    if not records:
+        return None
+    pairs = ", ".join(f"{a!r} to {r!r}" for a, r in (api.on or {}).items())
+    return (
+        f"the lookup matched no profile: {records} record(s) arrived, but none has "
+        f"a key equal to an audience key ({pairs}); check that the response column "
+        "holds the same values as the audience column, with the same type and case"
+    )
 
 
 async def fetch_table(
@@ -467,8 +487,9 @@ def check_sequential(
             f"campaign {record.request.key!r} has {record.request.profiles} profiles "
             f"but the response has {int(count[number])} records, so "
             f"{int(short[number])} profiles get none; ask the API for enough records "
-            "(the {count} placeholder sends the profile count), or pass "
-            "on_error='continue' to leave those profiles null",
+            "(the {count} placeholder sends the profile count)"
+            + ("" if api.on_error == "continue" else
+               ", or pass on_error='continue' to leave those profiles null"),
             campaign=record.request.key,
         )
         if api.on_error == "raise":
@@ -519,9 +540,10 @@ def collect_warnings(
     if failed:
         shown = "; ".join(f"{r.request.key!r}: {r.error.code}" for r in failed[:10]
                           if r.error is not None)
+        more = f"; and {len(failed) - 10} more" if len(failed) > 10 else ""
         collected.append((ExtapiWarning,
             f"{len(failed)} of {len(records)} campaign(s) failed and kept null "
-            f"columns (see the {STATUS_COLUMN} column): {shown}"))
+            f"columns (see the {STATUS_COLUMN} column): {shown}{more}"))
     for message in per_profile_warnings(audience, table.plan, records, api):
         collected.append((PerProfileDataWarning, message))
     return collected

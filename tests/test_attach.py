@@ -529,3 +529,17 @@ def test_lookup_all_campaigns_failed_keeps_rows(
         )
     assert result["temp"].isna().all()
     assert result["extapi_status"].tolist() == ["http_404", "http_404"]
+
+
+def test_lookup_matching_nothing_warns(serve: Callable[..., BackgroundServer]) -> None:
+    async def weather(request: web.Request) -> web.Response:
+        return web.json_response({"regions": [{"code": "N", "temp": 3.5}]})
+
+    url = serve({"/weather": weather}).url("/weather")
+    audience = pd.DataFrame({"region": ["north", "south"]})
+    with pytest.warns(extapi_pandas.ExtapiWarning, match="matched no profile"):
+        result = audience.extapi.enrich(
+            url, records="$.regions[*]", on={"region": "code"},
+            columns={"temp": "$.temp"},
+        )
+    assert result["temp"].isna().all()
