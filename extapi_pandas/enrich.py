@@ -92,7 +92,10 @@ class ExtapiWarning(UserWarning):
 class Outcome:
     """The enriched frame and the warnings to emit in the caller's thread."""
 
-    frame: pd.DataFrame
+    # No frame in the repr: asyncio formats a finished task's result in some
+    # paths (Python 3.11 does when restoring the SIGINT handler after asyncio.run),
+    # and formatting a large frame there costs milliseconds.
+    frame: pd.DataFrame = field(repr=False)
     warnings: list[tuple[type[Warning], str]] = field(default_factory=list)
 
 
