@@ -38,11 +38,15 @@ def make_audience(rows: int) -> pd.DataFrame:
     """Return an audience of `rows` profiles spread over 10 campaigns."""
     rng = np.random.default_rng(0)
     campaigns = np.array([f"CMP-{i:02d}" for i in range(CAMPAIGNS)])
-    return pd.DataFrame({
-        "profile_id": np.arange(rows, dtype=np.int64),
-        "campaign_id": pd.array(campaigns[rng.integers(0, CAMPAIGNS, rows)], dtype="str"),
-        "score": rng.random(rows),
-    })
+    return pd.DataFrame(
+        {
+            "profile_id": np.arange(rows, dtype=np.int64),
+            "campaign_id": pd.array(
+                campaigns[rng.integers(0, CAMPAIGNS, rows)], dtype="str"
+            ),
+            "score": rng.random(rows),
+        }
+    )
 
 
 def campaign_document(number: int) -> dict[str, Any]:
@@ -59,14 +63,18 @@ def campaign_document(number: int) -> dict[str, Any]:
 def enrichment_table() -> pd.DataFrame:
     """Return the baseline's enrichment frame, with the dtypes the library produces."""
     documents = [campaign_document(i) for i in range(CAMPAIGNS)]
-    return pd.DataFrame({
-        "campaign_id": [f"CMP-{i:02d}" for i in range(CAMPAIGNS)],
-        "offer_name": [d["offer_name"] for d in documents],
-        "offer_code": [d["offer_code"] for d in documents],
-        "price": pd.array([d["price"] for d in documents], dtype="Float64"),
-        "discount": pd.array([d["discount"] for d in documents], dtype="Float64"),
-        "valid_until": pd.to_datetime([d["valid_until"] for d in documents], utc=True),
-    })
+    return pd.DataFrame(
+        {
+            "campaign_id": [f"CMP-{i:02d}" for i in range(CAMPAIGNS)],
+            "offer_name": [d["offer_name"] for d in documents],
+            "offer_code": [d["offer_code"] for d in documents],
+            "price": pd.array([d["price"] for d in documents], dtype="Float64"),
+            "discount": pd.array([d["discount"] for d in documents], dtype="Float64"),
+            "valid_until": pd.to_datetime(
+                [d["valid_until"] for d in documents], utc=True
+            ),
+        }
+    )
 
 
 def start_server() -> BackgroundServer:
@@ -131,13 +139,18 @@ def run(rows: int = 10_000_000, repeat: int = 5) -> Result:
         enrich(audience.head(100), server)
         result.times["library"] = median_time(lambda: enrich(audience, server), repeat)
     result.times["baseline"] = median_time(lambda: merge(audience, table), repeat)
-    memory = {v: run_variant_in_subprocess("bench_attach", v, "--rows", str(rows))
-              for v in ("library", "baseline")}
+    memory = {
+        v: run_variant_in_subprocess("bench_attach", v, "--rows", str(rows))
+        for v in ("library", "baseline")
+    }
     speedup = result.median("baseline") / result.median("library")
-    memory_ratio = memory["library"]["extra_peak_mb"] / memory["library"]["new_columns_mb"]
+    memory_ratio = (
+        memory["library"]["extra_peak_mb"] / memory["library"]["new_columns_mb"]
+    )
     result.ratio = speedup
     result.ratio_text = (
-        f"{speedup:.1f}x faster; extra peak {memory['library']['extra_peak_mb']:.0f} MB "
+        f"{speedup:.1f}x faster; extra peak "
+        f"{memory['library']['extra_peak_mb']:.0f} MB "
         f"= {memory_ratio:.2f}x the new columns "
         f"({memory['library']['new_columns_mb']:.0f} MB); merge's extra peak "
         f"{memory['baseline']['extra_peak_mb']:.0f} MB"

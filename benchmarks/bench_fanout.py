@@ -49,19 +49,23 @@ def run_fanout(campaigns: int = 200, delay_s: float = 0.05, repeat: int = 3) -> 
         urls = [server.url(f"/offers/C{i:04d}") for i in range(campaigns)]
 
         def library() -> None:
-            audience.extapi.enrich(server.url("/offers/{campaign_id}"),
-                                   campaign="campaign_id",
-                                   columns={"offer": "$.offer.name"})
+            audience.extapi.enrich(
+                server.url("/offers/{campaign_id}"),
+                campaign="campaign_id",
+                columns={"offer": "$.offer.name"},
+            )
 
         library()
         result.times["library"] = median_time(library, repeat)
         result.times["baseline"] = median_time(
-            lambda: asyncio.run(_sequential_loop(urls)), repeat)
+            lambda: asyncio.run(_sequential_loop(urls)), repeat
+        )
     speedup = result.median("baseline") / result.median("library")
     versus_ideal = result.median("library") / ideal
     result.ratio = speedup
-    result.ratio_text = (f"{speedup:.1f}x faster; {versus_ideal:.2f}x the ideal "
-                         f"{ideal:.2f} s")
+    result.ratio_text = (
+        f"{speedup:.1f}x faster; {versus_ideal:.2f}x the ideal {ideal:.2f} s"
+    )
     result.met = speedup >= 12 and versus_ideal <= 1.15
     return result
 
@@ -70,10 +74,21 @@ def _document_of_size(target_bytes: int) -> dict[str, Any]:
     items = []
     while len(json.dumps({"items": items})) < target_bytes:
         n = len(items)
-        items.append({"id": n, "name": f"product {n}", "price": 9.99 + n,
-                      "tags": ["a", "b"], "stock": n % 7})
-    return {"campaign": "C0001", "headline": "Spring sale", "discount_pct": 20,
-            "items": items}
+        items.append(
+            {
+                "id": n,
+                "name": f"product {n}",
+                "price": 9.99 + n,
+                "tags": ["a", "b"],
+                "stock": n % 7,
+            }
+        )
+    return {
+        "campaign": "C0001",
+        "headline": "Spring sale",
+        "discount_pct": 20,
+        "items": items,
+    }
 
 
 async def _bare_get(url: str) -> Any:
@@ -81,7 +96,9 @@ async def _bare_get(url: str) -> Any:
         return json.loads(await response.read())
 
 
-def run_single(body_bytes: int = 20_000, delay_s: float = 0.1, repeat: int = 15) -> Result:
+def run_single(
+    body_bytes: int = 20_000, delay_s: float = 0.1, repeat: int = 15
+) -> Result:
     """P3: one campaign with a schema, against a bare aiohttp GET plus json.loads."""
     import pandera.pandas as pa
 
@@ -92,22 +109,28 @@ def run_single(body_bytes: int = 20_000, delay_s: float = 0.1, repeat: int = 15)
         baseline="a bare aiohttp GET plus json.loads",
         goal="at most 1.10x",
     )
-    schema = pa.DataFrameSchema({
-        "headline": pa.Column(str),
-        "discount_pct": pa.Column("Int64", pa.Check.in_range(0, 100)),
-        "first_price": pa.Column("Float64", pa.Check.gt(0)),
-    })
+    schema = pa.DataFrameSchema(
+        {
+            "headline": pa.Column(str),
+            "discount_pct": pa.Column("Int64", pa.Check.in_range(0, 100)),
+            "first_price": pa.Column("Float64", pa.Check.gt(0)),
+        }
+    )
     audience = fanout_audience(1, rows_per_campaign=1000)
     body = json.dumps(_document_of_size(body_bytes)).encode()
     with delayed_json_server(body, delay_s) as server:
         url = server.url("/campaign")
 
         def library() -> None:
-            audience.extapi.enrich(url, columns={
-                "headline": "$.headline",
-                "discount_pct": "$.discount_pct",
-                "first_price": Column("$.items[0].price", dtype="Float64"),
-            }, schema=schema)
+            audience.extapi.enrich(
+                url,
+                columns={
+                    "headline": "$.headline",
+                    "discount_pct": "$.discount_pct",
+                    "first_price": Column("$.items[0].price", dtype="Float64"),
+                },
+                schema=schema,
+            )
 
         library()
         asyncio.run(_bare_get(url))
@@ -119,8 +142,10 @@ def run_single(body_bytes: int = 20_000, delay_s: float = 0.1, repeat: int = 15)
         result.times = {"library": library_times, "baseline": baseline_times}
     ratio = result.median("library") / result.median("baseline")
     result.ratio = ratio
-    result.ratio_text = (f"{ratio:.3f}x the baseline ({result.median('library') * 1000:.1f}"
-                         f" ms against {result.median('baseline') * 1000:.1f} ms)")
+    result.ratio_text = (
+        f"{ratio:.3f}x the baseline ({result.median('library') * 1000:.1f}"
+        f" ms against {result.median('baseline') * 1000:.1f} ms)"
+    )
     result.met = ratio <= 1.10
     return result
 

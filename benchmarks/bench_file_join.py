@@ -1,4 +1,4 @@
-"""P5: `enrich_from_file` with a per-profile Parquet file, against pyarrow plus merge."""
+"""P5: `enrich_from_file` with a per-profile Parquet file, against pyarrow + merge."""
 
 from __future__ import annotations
 
@@ -36,22 +36,30 @@ def make_audience(rows: int) -> pd.DataFrame:
     """Return an audience keyed by `profile_id`, in a shuffled order."""
     rng = np.random.default_rng(0)
     ids = profile_ids(rows)[rng.permutation(rows)]
-    return pd.DataFrame({
-        "profile_id": pd.array(ids, dtype="str"),
-        "campaign_id": pd.array(np.where(np.arange(rows) % 2, "A", "B"), dtype="str"),
-    })
+    return pd.DataFrame(
+        {
+            "profile_id": pd.array(ids, dtype="str"),
+            "campaign_id": pd.array(
+                np.where(np.arange(rows) % 2, "A", "B"), dtype="str"
+            ),
+        }
+    )
 
 
 def write_file(folder: Path, rows: int) -> Path:
     """Write the per-profile Parquet file and return its path."""
     rng = np.random.default_rng(1)
-    frame = pd.DataFrame({
-        "profile_id": pd.array(profile_ids(rows), dtype="str"),
-        "score": rng.random(rows),
-        "orders": rng.integers(0, 50, rows),
-        "segment": pd.array(np.array(["new", "loyal", "lapsed"])[rng.integers(0, 3, rows)],
-                            dtype="str"),
-    })
+    frame = pd.DataFrame(
+        {
+            "profile_id": pd.array(profile_ids(rows), dtype="str"),
+            "score": rng.random(rows),
+            "orders": rng.integers(0, 50, rows),
+            "segment": pd.array(
+                np.array(["new", "loyal", "lapsed"])[rng.integers(0, 3, rows)],
+                dtype="str",
+            ),
+        }
+    )
     path = folder / "profiles.parquet"
     frame.to_parquet(path, row_group_size=1_000_000)
     return path
@@ -103,7 +111,6 @@ def run(rows: int = 10_000_000, repeat: int = 3) -> Result:
             times["library"] += median_time(lambda: library(audience, path), 1)
             times["baseline"] += median_time(lambda: baseline(audience, path), 1)
         result.times = times
-        del audience
         memory = {
             variant: run_variant_in_subprocess(
                 "bench_file_join", variant, "--rows", str(rows), "--path", str(path)
@@ -111,7 +118,9 @@ def run(rows: int = 10_000_000, repeat: int = 3) -> Result:
             for variant in ("library", "baseline")
         }
     time_ratio = result.median("library") / result.median("baseline")
-    memory_ratio = memory["library"]["extra_peak_mb"] / memory["baseline"]["extra_peak_mb"]
+    memory_ratio = (
+        memory["library"]["extra_peak_mb"] / memory["baseline"]["extra_peak_mb"]
+    )
     result.ratio = time_ratio
     result.ratio_text = (
         f"{time_ratio:.2f}x the time ({result.median('library'):.2f} s against "

@@ -31,8 +31,10 @@ def run(repeat: int = 15) -> Result:
     result.times = {"library": library, "baseline": baseline}
     ratio = result.median("library") / result.median("baseline")
     result.ratio = ratio
-    result.ratio_text = (f"{ratio:.2f}x ({result.median('library') * 1000:.0f} ms "
-                         f"against {result.median('baseline') * 1000:.0f} ms)")
+    result.ratio_text = (
+        f"{ratio:.2f}x ({result.median('library') * 1000:.0f} ms "
+        f"against {result.median('baseline') * 1000:.0f} ms)"
+    )
     result.met = ratio <= 1.3
     return result
 

@@ -31,23 +31,28 @@ def run(rows: int = 10_000, campaigns: int = 10, repeat: int = 1) -> Result:
 
         def per_row() -> None:
             audience.apply(
-                lambda row: session.get(template.format(row["campaign_id"]),
-                                        timeout=10).json()["offer"]["name"],
+                lambda row: session.get(
+                    template.format(row["campaign_id"]), timeout=10
+                ).json()["offer"]["name"],
                 axis=1,
             )
 
         def library() -> None:
-            audience.extapi.enrich(server.url("/offers/{campaign_id}"),
-                                   campaign="campaign_id",
-                                   columns={"offer": "$.offer.name"})
+            audience.extapi.enrich(
+                server.url("/offers/{campaign_id}"),
+                campaign="campaign_id",
+                columns={"offer": "$.offer.name"},
+            )
 
         library()
         result.times["library"] = median_time(library, max(repeat, 3))
         result.times["baseline"] = median_time(per_row, repeat)
     speedup = result.median("baseline") / result.median("library")
     result.ratio = speedup
-    result.ratio_text = (f"{speedup:.0f}x faster ({result.median('library') * 1000:.0f} "
-                         f"ms against {result.median('baseline'):.1f} s)")
+    result.ratio_text = (
+        f"{speedup:.0f}x faster ({result.median('library') * 1000:.0f} "
+        f"ms against {result.median('baseline'):.1f} s)"
+    )
     result.met = None
     return result
 

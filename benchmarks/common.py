@@ -59,7 +59,7 @@ def median_time(function: Callable[[], Any], repeat: int) -> list[float]:
 
 
 def delayed_json_server(body: bytes, delay_s: float) -> BackgroundServer:
-    """Return a loopback server (not started) answering GETs with `body` after `delay_s`."""
+    """Return a loopback server, not started, answering GETs with `body`, delayed."""
 
     async def handler(request: web.Request) -> web.Response:
         await asyncio.sleep(delay_s)
@@ -102,7 +102,10 @@ def run_variant_in_subprocess(module: str, variant: str, *args: str) -> dict[str
     """
     completed = subprocess.run(
         [sys.executable, "-m", f"benchmarks.{module}", "--memory", variant, *args],
-        capture_output=True, text=True, check=True, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     last_line = completed.stdout.strip().splitlines()[-1]

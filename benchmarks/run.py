@@ -2,7 +2,7 @@
 
 Usage:
     python -m benchmarks.run              # full sizes, prints a table
-    python -m benchmarks.run --write      # also rewrites the results in docs/benchmarks.md
+    python -m benchmarks.run --write      # also rewrites docs/benchmarks.md
     python -m benchmarks.run --smoke      # tiny sizes, one repetition, no goals checked
 """
 
@@ -14,7 +14,6 @@ import os
 import platform
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from benchmarks import (
     bench_attach,
@@ -36,9 +35,16 @@ def _benchmarks(smoke: bool) -> list[tuple[str, Callable[[], Result]]]:
     if smoke:
         return [
             ("P1", lambda: bench_attach.run(rows=20_000, repeat=1)),
-            ("P2", lambda: bench_fanout.run_fanout(campaigns=20, delay_s=0.01, repeat=1)),
-            ("P3", lambda: bench_fanout.run_single(body_bytes=2_000, delay_s=0.01,
-                                                   repeat=1)),
+            (
+                "P2",
+                lambda: bench_fanout.run_fanout(campaigns=20, delay_s=0.01, repeat=1),
+            ),
+            (
+                "P3",
+                lambda: bench_fanout.run_single(
+                    body_bytes=2_000, delay_s=0.01, repeat=1
+                ),
+            ),
             ("P4", lambda: bench_import.run(repeat=1)),
             ("P5", lambda: bench_file_join.run(rows=20_000, repeat=1)),
             ("P6", lambda: bench_per_row.run(rows=50, campaigns=5)),
@@ -55,8 +61,10 @@ def _benchmarks(smoke: bool) -> list[tuple[str, Callable[[], Result]]]:
 
 def _machine() -> str:
     memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{os.cpu_count()} cores, {memory_gib:.0f} GiB, {platform.machine()}, "
-            f"Python {platform.python_version()}, {platform.system()}")
+    return (
+        f"{os.cpu_count()} cores, {memory_gib:.0f} GiB, {platform.machine()}, "
+        f"Python {platform.python_version()}, {platform.system()}"
+    )
 
 
 def _table(results: list[Result]) -> str:
@@ -66,8 +74,9 @@ def _table(results: list[Result]) -> str:
     ]
     for r in results:
         met = {True: "yes", False: "**no**", None: "n/a"}[r.met]
-        lines.append(f"| {r.id} | {r.title} | {r.baseline} | {r.goal} | "
-                     f"{r.ratio_text} | {met} |")
+        lines.append(
+            f"| {r.id} | {r.title} | {r.baseline} | {r.goal} | {r.ratio_text} | {met} |"
+        )
     return "\n".join(lines)
 
 
@@ -76,20 +85,32 @@ def _write(results: list[Result], command: str) -> None:
     before, _, rest = text.partition(START)
     _, _, after = rest.partition(END)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    block = (f"{START}\nMeasured {stamp} on {_machine()}, with `{command}`.\n\n"
-             f"{_table(results)}\n{END}")
+    block = (
+        f"{START}\nMeasured {stamp} on {_machine()}, with `{command}`.\n\n"
+        f"{_table(results)}\n{END}"
+    )
     DOC.write_text(before + block + after, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks; return 0 (goals are reported, never asserted)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
-    parser.add_argument("--smoke", action="store_true",
-                        help="tiny sizes and one repetition, to check they still run")
-    parser.add_argument("--write", action="store_true",
-                        help="rewrite the results block of docs/benchmarks.md")
-    parser.add_argument("--only", nargs="*", default=None,
-                        help="ids to run, such as P1 P3 (default: all)")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes and one repetition, to check they still run",
+    )
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="rewrite the results block of docs/benchmarks.md",
+    )
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        default=None,
+        help="ids to run, such as P1 P3 (default: all)",
+    )
     args = parser.parse_args(argv)
     results = []
     for benchmark_id, run in _benchmarks(args.smoke):

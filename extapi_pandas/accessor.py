@@ -66,7 +66,7 @@ class ExtapiAccessor:
         """Do what `enrich` does, on the running event loop.
 
         Example:
-            >>> enriched = await audience.extapi.aenrich(url, columns=...)  # doctest: +SKIP
+            >>> enriched = await df.extapi.aenrich(url, columns=...)  # doctest: +SKIP
         """
         api = build_api(source, options)
         with progress_for(api) as progress:

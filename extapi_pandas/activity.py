@@ -1,4 +1,4 @@
-"""`ExternalAPI`: the reusable definition of one enrichment (what to call, how to map)."""
+"""`ExternalAPI`: a reusable enrichment definition, what to call and how to map."""
 
 from __future__ import annotations
 
@@ -144,7 +144,9 @@ class ExternalAPI:
 
     def __post_init__(self) -> None:
         if not isinstance(self.url, str) or not self.url:
-            raise ConfigurationError(f"url must be a non-empty string, got {self.url!r}")
+            raise ConfigurationError(
+                f"url must be a non-empty string, got {self.url!r}"
+            )
         method = str(self.method).upper()
         object.__setattr__(self, "method", method)
         _check_choice("method", method, Method)
@@ -184,22 +186,27 @@ class ExternalAPI:
                 f"auth must be an Auth scheme such as BearerToken(...), got "
                 f"{type(self.auth).__name__}"
             )
-        if isinstance(self.max_concurrency, bool) or not isinstance(
-            self.max_concurrency, int
-        ) or self.max_concurrency < 1:
+        if (
+            isinstance(self.max_concurrency, bool)
+            or not isinstance(self.max_concurrency, int)
+            or self.max_concurrency < 1
+        ):
             raise ConfigurationError(
                 f"max_concurrency must be a whole number of 1 or more, got "
                 f"{self.max_concurrency!r}"
             )
-        if isinstance(self.max_requests, bool) or not isinstance(
-            self.max_requests, int
-        ) or self.max_requests < 1:
+        if (
+            isinstance(self.max_requests, bool)
+            or not isinstance(self.max_requests, int)
+            or self.max_requests < 1
+        ):
             raise ConfigurationError(
                 f"max_requests must be a whole number of 1 or more, got "
                 f"{self.max_requests!r}"
             )
-        object.__setattr__(self, "per_profile", PerProfileLimits.coerce(
-            self.per_profile))
+        object.__setattr__(
+            self, "per_profile", PerProfileLimits.coerce(self.per_profile)
+        )
         if self.json is not None and method == "GET":
             raise ConfigurationError(
                 "json= sends a request body, which GET does not carry; pass "
@@ -209,15 +216,23 @@ class ExternalAPI:
         if self.records is None and isinstance(self.columns, ColumnMapping):
             object.__setattr__(self, "records", self.columns.records)
         self._check_shape()
-        columns = dict(self.columns) if isinstance(self.columns, Mapping) else self.columns
+        columns = (
+            dict(self.columns) if isinstance(self.columns, Mapping) else self.columns
+        )
         for response_key in (self.on or {}).values():
             if isinstance(columns, dict) and response_key not in columns:
                 # The key is read from each record even when it is not an output.
                 columns[response_key] = Column("$[" + json.dumps(response_key) + "]")
         object.__setattr__(
-            self, "mapping", compile_mapping(
-                columns, records=self.records, assume_tz=self.assume_tz,
-                na_values=self.na_values, on_invalid=self.on_invalid)
+            self,
+            "mapping",
+            compile_mapping(
+                columns,
+                records=self.records,
+                assume_tz=self.assume_tz,
+                na_values=self.na_values,
+                on_invalid=self.on_invalid,
+            ),
         )
 
     def _check_payload(self) -> None:
@@ -440,7 +455,8 @@ def build_api(source: str | ExternalAPI, options: Mapping[str, Any]) -> External
         base = {"url": source, **fields}
     else:
         raise ConfigurationError(
-            f"source must be a URL string or an ExternalAPI, got {type(source).__name__}"
+            "source must be a URL string or an ExternalAPI, got "
+            f"{type(source).__name__}"
         )
     if guard_changes:
         guard = base.get("guard") or Guard()
@@ -475,8 +491,11 @@ def _url_secrets(url: str) -> list[str]:
     except ValueError:
         return []
     found = [parsed.password] if parsed.password else []
-    found += [value for name, value in parsed.query.items()
-              if is_sensitive_name(name) and value and "{" not in value]
+    found += [
+        value
+        for name, value in parsed.query.items()
+        if is_sensitive_name(name) and value and "{" not in value
+    ]
     return found
 
 

@@ -100,8 +100,9 @@ def lookup_rows(
     record_valid = np.ones(len(record_campaigns), dtype=bool)
     row_valid = codes >= 0
     width = 1
-    for audience_key, response_key, names in zip(audience_keys, record_keys, key_names,
-                                                 strict=True):
+    for audience_key, response_key, names in zip(
+        audience_keys, record_keys, key_names, strict=True
+    ):
         _check_key_dtypes(audience_key, response_key, names)
         row_part, uniques = pd.factorize(audience_key, use_na_sentinel=True)
         record_part = pd.Index(uniques).get_indexer(pd.Index(response_key))
@@ -114,8 +115,14 @@ def lookup_rows(
     combined = record_campaigns.astype(np.int64) * width + record_key
     combined_valid = combined[record_valid]
     if len(np.unique(combined_valid)) != len(combined_valid):
-        raise _duplicate_key_error(combined_valid, record_campaigns[record_valid],
-                                   record_keys, record_valid, key_names, campaign_keys)
+        raise _duplicate_key_error(
+            combined_valid,
+            record_campaigns[record_valid],
+            record_keys,
+            record_valid,
+            key_names,
+            campaign_keys,
+        )
     table = pd.Series(np.flatnonzero(record_valid), index=combined_valid)
     row_combined = codes.astype(np.int64) * width + row_key
     if n_campaigns and width and n_campaigns * width <= 4 * len(codes) + 1024:
@@ -152,13 +159,16 @@ def sequential_rows(
     count = np.asarray(record_count, dtype=np.int64)[safe_codes]
     has_record = valid & (start >= 0) & (rank < count)
     rows = np.where(has_record, start + rank, -1)
-    short = np.bincount(codes[valid & ~has_record & (start >= 0)].astype(np.int64),
-                        minlength=len(record_start))
+    short = np.bincount(
+        codes[valid & ~has_record & (start >= 0)].astype(np.int64),
+        minlength=len(record_start),
+    )
     return rows, short
 
 
-def take_column(series: pd.Series, rows: np.ndarray[Any, Any], *,
-                as_category: bool) -> Any:
+def take_column(
+    series: pd.Series, rows: np.ndarray[Any, Any], *, as_category: bool
+) -> Any:
     """Return `series` values at `rows`, with -1 giving a missing value.
 
     Strings become a `Categorical` built from the small frame's values and integer
@@ -174,8 +184,9 @@ def take_column(series: pd.Series, rows: np.ndarray[Any, Any], *,
         # unchanged, which "string" categories do not.
         categories = categories.astype("str")
         table = np.append(value_codes, -1).astype(_index_dtype(len(categories)))
-        return pd.Categorical.from_codes(table[rows], categories=categories,
-                                         validate=False)
+        return pd.Categorical.from_codes(
+            table[rows], categories=categories, validate=False
+        )
     if isinstance(array, _MASKED_ARRAYS):
         numpy_dtype = cast(Any, array.dtype).numpy_dtype
         zero = numpy_dtype.type(0)
@@ -184,8 +195,9 @@ def take_column(series: pd.Series, rows: np.ndarray[Any, Any], *,
         return type(array)(data[rows], mask[rows])
     if isinstance(array, pd.arrays.DatetimeArray):
         unit = array.unit
-        naive = np.append(np.asarray(array, dtype=f"datetime64[{unit}]"),
-                          np.datetime64("NaT", unit))
+        naive = np.append(
+            np.asarray(array, dtype=f"datetime64[{unit}]"), np.datetime64("NaT", unit)
+        )
         gathered = pd.Series(naive[rows], copy=False)
         if array.tz is not None:
             gathered = gathered.dt.tz_localize("UTC").dt.tz_convert(array.tz)
@@ -219,9 +231,7 @@ _MASKED_ARRAYS = (
 )
 
 
-def assemble(
-    audience: pd.DataFrame, new_columns: Mapping[str, Any]
-) -> pd.DataFrame:
+def assemble(audience: pd.DataFrame, new_columns: Mapping[str, Any]) -> pd.DataFrame:
     """Return a new frame: the audience's columns (not copied) plus `new_columns`.
 
     Arrays are assigned by position, so a duplicated index or a MultiIndex is kept
@@ -243,8 +253,9 @@ def _index_dtype(size: int) -> type[np.signedinteger[Any]]:
     return np.int64
 
 
-def _check_key_dtypes(audience_key: pd.Series, response_key: pd.Series,
-                      names: tuple[str, str]) -> None:
+def _check_key_dtypes(
+    audience_key: pd.Series, response_key: pd.Series, names: tuple[str, str]
+) -> None:
     kinds = {_key_kind(audience_key), _key_kind(response_key)}
     if len(kinds - {"empty"}) > 1:
         raise AttachError(
@@ -271,9 +282,12 @@ def _key_kind(series: pd.Series) -> str:
 
 
 def _duplicate_key_error(
-    combined: np.ndarray[Any, Any], campaigns: np.ndarray[Any, Any],
-    record_keys: list[pd.Series], valid: np.ndarray[Any, Any],
-    key_names: list[tuple[str, str]], campaign_keys: list[Any],
+    combined: np.ndarray[Any, Any],
+    campaigns: np.ndarray[Any, Any],
+    record_keys: list[pd.Series],
+    valid: np.ndarray[Any, Any],
+    key_names: list[tuple[str, str]],
+    campaign_keys: list[Any],
 ) -> AttachError:
     duplicated = pd.Series(combined).duplicated(keep=False).to_numpy()
     position = int(np.flatnonzero(duplicated)[0])

@@ -116,8 +116,11 @@ def _run_demo(args: argparse.Namespace) -> int:
         print(f"error: --out {args.out} must end in .csv or .parquet", file=sys.stderr)
         return EXIT_USAGE
     if args.out is not None and not args.out.parent.is_dir():
-        print(f"error: --out {args.out}: folder {args.out.parent} does not exist; "
-              "create it first", file=sys.stderr)
+        print(
+            f"error: --out {args.out}: folder {args.out.parent} does not exist; "
+            "create it first",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     started = time.perf_counter()
     audience = make_audience(args.rows, campaigns=args.campaigns, seed=args.seed)

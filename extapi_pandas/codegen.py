@@ -191,8 +191,10 @@ def _record_object(value: Cache | Recording, writer: _Writer) -> str:
     """Write a `Cache` or `Recording` with its fields, and import its class."""
     name = type(value).__name__
     writer.names.add(name)
-    fields = [f"{f.name}={_literal(getattr(value, f.name), writer)}"
-              for f in dataclasses.fields(value)]
+    fields = [
+        f"{f.name}={_literal(getattr(value, f.name), writer)}"
+        for f in dataclasses.fields(value)
+    ]
     return f"{name}({', '.join(fields)})"
 
 

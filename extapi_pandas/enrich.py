@@ -1,4 +1,4 @@
-"""The enrichment pipeline, top to bottom: plan, fetch, parse, extract, validate, attach."""
+"""The enrichment pipeline: plan, fetch, parse, extract, validate, attach."""
 
 from __future__ import annotations
 
@@ -143,7 +143,9 @@ async def enrich_async(
     rows = _rows_for_audience(plan, records, table.row_campaigns, audience, api, frame)
     store_validated(api, records, table.redactor)
     new_columns = {
-        names[name]: take_column(frame[name], rows, as_category=api.strings == "category")
+        names[name]: take_column(
+            frame[name], rows, as_category=api.strings == "category"
+        )
         for name in api.output_columns
     }
     if api.on_error == "continue":
@@ -156,7 +158,11 @@ async def enrich_async(
     if unmatched is not None:
         outcome.warnings.append((ExtapiWarning, unmatched))
     result.attrs[ATTRS_KEY] = provenance(
-        table, api, names, outcome.warnings, rows=len(result),
+        table,
+        api,
+        names,
+        outcome.warnings,
+        rows=len(result),
         rows_enriched=int((rows >= 0).sum()),
         dtypes={name: str(result[name].dtype) for name in names.values()},
     )
@@ -202,16 +208,21 @@ async def fetch_table(
     schema = resolve_schema(api.schema)
 
     plan = make_plan(audience, api, weights=weights)
-    logger.info("enriching %d rows: %d campaign request(s) to %s", plan.grouping.rows,
-                len(plan.requests), redactor.url(api.url))
+    logger.info(
+        "enriching %d rows: %d campaign request(s) to %s",
+        plan.grouping.rows,
+        len(plan.requests),
+        redactor.url(api.url),
+    )
 
     records = await _fetch_all(plan, api, redactor, progress or NullProgress())
     _check_required(records, api, redactor)
 
     built, row_campaigns = _frame_from(records, api)
     frame, row_campaigns = _validate(built, row_campaigns, records, api, schema)
-    return EnrichmentTable(plan, records, frame, row_campaigns, redactor, started,
-                           started_at)
+    return EnrichmentTable(
+        plan, records, frame, row_campaigns, redactor, started, started_at
+    )
 
 
 def result_names(audience: pd.DataFrame, api: ExternalAPI) -> dict[str, str]:
@@ -224,7 +235,7 @@ def result_names(audience: pd.DataFrame, api: ExternalAPI) -> dict[str, str]:
 
 def check_lookup_columns(audience: pd.DataFrame, api: ExternalAPI) -> None:
     """Reject an `on=` audience column that the audience does not have."""
-    for audience_column in (api.on or {}):
+    for audience_column in api.on or {}:
         if audience_column not in audience.columns:
             raise ConfigurationError(
                 f"on= names audience column {audience_column!r}, which the audience "
@@ -283,12 +294,15 @@ async def _run_campaign(
             record.empty = True
             _check_required_on_empty(api.mapping, request.key)
         else:
-            record.extraction = extract_document(parsed.document, api.mapping,
-                                                 campaign=request.key,
-                                                 defer_required=True)
+            record.extraction = extract_document(
+                parsed.document, api.mapping, campaign=request.key, defer_required=True
+            )
             record.notes.extend(record.extraction.notes)
-            reject_infinities(record.extraction.values, api.guard.allows_infinity,
-                              campaign=request.key)
+            reject_infinities(
+                record.extraction.values,
+                api.guard.allows_infinity,
+                campaign=request.key,
+            )
     except ExtapiError as exc:
         redactor.exception(exc)
         if api.on_error == "raise":
@@ -327,7 +341,8 @@ def _check_required(
     for record in records:
         if record.extraction is not None and record.extraction.lacking:
             record.error = missing_required_error(
-                {record.request.key: list(record.extraction.lacking)}, api.mapping)
+                {record.request.key: list(record.extraction.lacking)}, api.mapping
+            )
             redactor.exception(record.error)
             record.extraction = None
 
@@ -389,8 +404,11 @@ def _count_fixes(
             invalid = record.extraction.invalid
             invalid[fix.column] = invalid.get(fix.column, 0) + 1
     if fixes:
-        logger.info("on_invalid replaced %d invalid value(s), the first in column %r",
-                    len(fixes), fixes[0].column)
+        logger.info(
+            "on_invalid replaced %d invalid value(s), the first in column %r",
+            len(fixes),
+            fixes[0].column,
+        )
 
 
 def _failed_campaigns(
@@ -405,8 +423,9 @@ def _failed_campaigns(
 def _validation_error(failures: pd.DataFrame, key: Any) -> ExtapiError:
     from extapi_pandas.errors import ValidationError
 
-    mine = failures[[campaign == key or campaign is None
-                     for campaign in failures["campaign"]]]
+    mine = failures[
+        [campaign == key or campaign is None for campaign in failures["campaign"]]
+    ]
     first = mine.iloc[0] if len(mine) else failures.iloc[0]
     return ValidationError(
         f"campaign {key!r}: column {first['column']!r} value {first['value']!r} failed "
@@ -472,8 +491,10 @@ def sequential_ranges(
 
 
 def check_sequential(
-    records: list[CampaignRecord], short: np.ndarray[Any, Any],
-    count: np.ndarray[Any, Any], api: ExternalAPI
+    records: list[CampaignRecord],
+    short: np.ndarray[Any, Any],
+    count: np.ndarray[Any, Any],
+    api: ExternalAPI,
 ) -> None:
     """Fail, or note, each campaign whose response has fewer records than profiles.
 
@@ -491,8 +512,11 @@ def check_sequential(
             f"but the response has {int(count[number])} records, so "
             f"{int(short[number])} profiles get none; ask the API for enough records "
             "(the {count} placeholder sends the profile count)"
-            + ("" if api.on_error == "continue" else
-               ", or pass on_error='continue' to leave those profiles null"),
+            + (
+                ""
+                if api.on_error == "continue"
+                else ", or pass on_error='continue' to leave those profiles null"
+            ),
             campaign=record.request.key,
         )
         if api.on_error == "raise":
@@ -502,8 +526,9 @@ def check_sequential(
 
 def _status_column(plan: Plan, records: list[CampaignRecord]) -> pd.Categorical[str]:
     table, categories = status_codes(records)
-    return pd.Categorical.from_codes(table[plan.grouping.codes],
-                                     categories=pd.Index(categories))
+    return pd.Categorical.from_codes(
+        table[plan.grouping.codes], categories=pd.Index(categories)
+    )
 
 
 def status_codes(
@@ -517,8 +542,9 @@ def status_codes(
     statuses = [record.status for record in records]
     categories = sorted(set(statuses) | {"ok", "skipped"})
     code_of = {status: i for i, status in enumerate(categories)}
-    table = np.array([code_of[s] for s in statuses] + [code_of["skipped"]],
-                     dtype=np.int16)
+    table = np.array(
+        [code_of[s] for s in statuses] + [code_of["skipped"]], dtype=np.int16
+    )
     return table, categories
 
 
@@ -536,17 +562,28 @@ def collect_warnings(
             collected.append((ExtapiWarning, note))
     empty = [record.request.key for record in records if record.empty]
     if empty:
-        collected.append((ExtapiWarning,
-            f"{len(empty)} campaign(s) got an empty response (204 or no body), so "
-            f"their new columns are null: {', '.join(map(repr, empty[:20]))}"))
+        collected.append(
+            (
+                ExtapiWarning,
+                f"{len(empty)} campaign(s) got an empty response (204 or no body), so "
+                f"their new columns are null: {', '.join(map(repr, empty[:20]))}",
+            )
+        )
     failed = [record for record in records if record.error is not None]
     if failed:
-        shown = "; ".join(f"{r.request.key!r}: {r.error.code}" for r in failed[:10]
-                          if r.error is not None)
+        shown = "; ".join(
+            f"{r.request.key!r}: {r.error.code}"
+            for r in failed[:10]
+            if r.error is not None
+        )
         more = f"; and {len(failed) - 10} more" if len(failed) > 10 else ""
-        collected.append((ExtapiWarning,
-            f"{len(failed)} of {len(records)} campaign(s) failed and kept null "
-            f"columns (see the {STATUS_COLUMN} column): {shown}{more}"))
+        collected.append(
+            (
+                ExtapiWarning,
+                f"{len(failed)} of {len(records)} campaign(s) failed and kept null "
+                f"columns (see the {STATUS_COLUMN} column): {shown}{more}",
+            )
+        )
     for message in per_profile_warnings(audience, table.plan, records, api):
         collected.append((PerProfileDataWarning, message))
     return collected
@@ -577,7 +614,8 @@ def provenance(
     plan, records, redactor = table.plan, table.records, table.redactor
     skipped = plan.grouping.skipped_rows
     unmatched = (
-        None if rows_enriched is None
+        None
+        if rows_enriched is None
         else rows - rows_enriched - skipped - _rows_of_failed(plan, records)
     )
     return {
@@ -588,8 +626,11 @@ def provenance(
         "assign": api.resolved_assign,
         "on": dict(api.on) if api.on else None,
         "columns": {
-            name: {"path": api.mapping.columns[name].path, "column": names[name],
-                   "dtype": dtypes[names[name]]}
+            name: {
+                "path": api.mapping.columns[name].path,
+                "column": names[name],
+                "dtype": dtypes[names[name]],
+            }
             for name in api.output_columns
         },
         "started_at": table.started_at,
@@ -671,15 +712,22 @@ def extract(
                  offer
         0  Winter sale
     """
-    mapping = compile_mapping(columns, records=records, assume_tz=assume_tz,
-                              na_values=na_values, on_invalid=on_invalid)
+    mapping = compile_mapping(
+        columns,
+        records=records,
+        assume_tz=assume_tz,
+        na_values=na_values,
+        on_invalid=on_invalid,
+    )
     extraction = extract_document(document, mapping)
     for note in extraction.notes:
         warnings.warn(note, ExtapiWarning, stacklevel=2)
-    built = build_frame(extraction.values, mapping.columns, extraction.rows,
-                        zones=extraction.zones)
-    checked = check_frame(built, resolve_schema(schema), [None] * extraction.rows,
-                          mapping.columns)
+    built = build_frame(
+        extraction.values, mapping.columns, extraction.rows, zones=extraction.zones
+    )
+    checked = check_frame(
+        built, resolve_schema(schema), [None] * extraction.rows, mapping.columns
+    )
     raise_for_failures(checked.failures)
     for fix in checked.fixes:
         extraction.invalid[fix.column] = extraction.invalid.get(fix.column, 0) + 1

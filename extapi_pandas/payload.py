@@ -188,8 +188,9 @@ def render_payloads(
     _add_params(documents, payload, audience, codes, keys)
     if payload.count:
         if counts is None:
-            counts = np.bincount(codes[codes >= 0].astype(np.int64),
-                                 minlength=len(keys))
+            counts = np.bincount(
+                codes[codes >= 0].astype(np.int64), minlength=len(keys)
+            )
         for document, count in zip(documents, counts, strict=True):
             document["count"] = int(count)
     _add_aggregates(documents, payload, audience, codes)

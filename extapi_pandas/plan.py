@@ -118,24 +118,36 @@ def make_plan(
             campaign (per-profile data, which belongs in `enrich_from_file`).
         RequestTooLarge: A rendered body is larger than `max_request_bytes`.
     """
-    grouping = group_campaigns(audience, api.campaign_columns, api.missing_campaign,
-                               weights=weights)
-    check_request_count(len(grouping.keys), grouping.rows, api.campaign_columns,
-                        api.max_requests, api.output_columns)
+    grouping = group_campaigns(
+        audience, api.campaign_columns, api.missing_campaign, weights=weights
+    )
+    check_request_count(
+        len(grouping.keys),
+        grouping.rows,
+        api.campaign_columns,
+        api.max_requests,
+        api.output_columns,
+    )
     fields = _template_fields(api)
     columns = _resolve_fields(audience, fields)
     for name, column in columns.items():
         if column not in api.campaign_columns:  # a campaign column is constant
             _check_constant(audience, column, name, grouping, api)
     payloads = (
-        render_payloads(api.payload, audience, grouping.codes, grouping.keys,
-                        counts=grouping.counts)
-        if api.payload is not None else None
+        render_payloads(
+            api.payload, audience, grouping.codes, grouping.keys, counts=grouping.counts
+        )
+        if api.payload is not None
+        else None
     )
     requests = [
-        _render_request(api, grouping, number, _campaign_values(
-            audience, columns, grouping, number),
-            payloads.bodies[number] if payloads is not None else None)
+        _render_request(
+            api,
+            grouping,
+            number,
+            _campaign_values(audience, columns, grouping, number),
+            payloads.bodies[number] if payloads is not None else None,
+        )
         for number in range(len(grouping.keys))
     ]
     return Plan(grouping, requests, payloads.warnings if payloads is not None else [])
@@ -159,13 +171,16 @@ def plan_columns(audience: pd.DataFrame, api: ExternalAPI) -> list[Any]:
                 f"{', '.join(map(repr, audience.columns[:30]))}"
             )
         _require_unique_label(audience, column, "campaign column")
-    columns = [*api.campaign_columns, *_resolve_fields(audience, _template_fields(api))
-               .values()]
+    columns = [
+        *api.campaign_columns,
+        *_resolve_fields(audience, _template_fields(api)).values(),
+    ]
     if api.payload is not None:
         params = api.payload.params
         assert isinstance(params, Mapping)
-        missing = [column for column in params.values()
-                   if column not in audience.columns]
+        missing = [
+            column for column in params.values() if column not in audience.columns
+        ]
         if missing:
             raise ConfigurationError(
                 f"payload= names column(s) {', '.join(map(repr, missing))}, which "
@@ -193,8 +208,13 @@ def group_campaigns(
         codes = np.zeros(n, dtype=np.int8)
         first = np.zeros(1 if n else 0, dtype=np.intp)
         total = n if weights is None else int(weights.sum())
-        return Grouping(codes, [None] if n else [], first,
-                        np.array([total] if n else [], dtype=np.intp), weights)
+        return Grouping(
+            codes,
+            [None] if n else [],
+            first,
+            np.array([total] if n else [], dtype=np.intp),
+            weights,
+        )
     for column in columns:
         if column not in audience.columns:
             raise ConfigurationError(
@@ -216,7 +236,8 @@ def group_campaigns(
     keys = [_campaign_key(audience, columns, int(row)) for row in first]
     valid = codes >= 0
     counts = np.bincount(
-        codes[valid], weights=None if weights is None else weights[valid],
+        codes[valid],
+        weights=None if weights is None else weights[valid],
         minlength=len(first),
     ).astype(np.intp)
     return Grouping(codes, keys, first, counts, weights)
@@ -352,8 +373,10 @@ def _campaign_values(
     audience: pd.DataFrame, columns: Mapping[str, Any], grouping: Grouping, number: int
 ) -> dict[str, Any]:
     row = int(grouping.first_rows[number])
-    values = {field: python_scalar(audience[column].iat[row])
-              for field, column in columns.items()}
+    values = {
+        field: python_scalar(audience[column].iat[row])
+        for field, column in columns.items()
+    }
     values[COUNT] = int(grouping.counts[number])
     return values
 
@@ -367,21 +390,26 @@ def _render_request(
 ) -> CampaignRequest:
     key = grouping.keys[number]
     try:
-        url_text = render_text(compile_string(api.url, where="url"), values,
-                               url_quote=True)
+        url_text = render_text(
+            compile_string(api.url, where="url"), values, url_quote=True
+        )
     except TemplateError as exc:
         raise TemplateError(f"campaign {key!r}: {exc}", campaign=key) from exc
     url = URL(url_text, encoded=True)
     if api.params:
         rendered = render_json(dict(api.params), values, where="params")
         url = url.extend_query(
-            {name: _query_value(value) for name, value in rendered.items()
-             if value is not None}
+            {
+                name: _query_value(value)
+                for name, value in rendered.items()
+                if value is not None
+            }
         )
     headers = {}
     for name, template in (api.headers or {}).items():
-        text = render_text(compile_string(str(template), where=f"headers[{name!r}]"),
-                           values)
+        text = render_text(
+            compile_string(str(template), where=f"headers[{name!r}]"), values
+        )
         if "\r" in text or "\n" in text:
             raise TemplateError(
                 f"header {name!r} for campaign {key!r} contains a line break after "
@@ -393,8 +421,9 @@ def _render_request(
     if api.json is not None:
         document = render_json(api.json, values, where="json")
         try:
-            body = json.dumps(document, ensure_ascii=False, allow_nan=False,
-                              separators=(",", ":")).encode("utf-8")
+            body = json.dumps(
+                document, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+            ).encode("utf-8")
         except (TypeError, ValueError) as exc:
             raise ConfigurationError(
                 f"json= body for campaign {key!r} cannot be sent as JSON: {exc}; use "
@@ -410,8 +439,9 @@ def _render_request(
                 campaign=key,
             )
         headers.setdefault("Content-Type", "application/json")
-    return CampaignRequest(number, key, int(grouping.counts[number]), api.method, url,
-                           headers, body)
+    return CampaignRequest(
+        number, key, int(grouping.counts[number]), api.method, url, headers, body
+    )
 
 
 def _query_value(value: Any) -> str:

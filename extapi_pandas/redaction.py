@@ -6,8 +6,8 @@ import contextlib
 import os
 import re
 from collections.abc import Iterable, Mapping
-from urllib.parse import quote, quote_plus
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from yarl import URL
 
@@ -105,8 +105,12 @@ class Secret:
 def _encoded_forms(secret: str) -> set[str]:
     """Return the percent-encoded forms a secret takes in URLs and query strings."""
     as_query_value = URL.build(query={"k": secret}).raw_query_string[2:]
-    return {quote(secret, safe=""), quote(secret, safe="/"), quote_plus(secret),
-            as_query_value}
+    return {
+        quote(secret, safe=""),
+        quote(secret, safe="/"),
+        quote_plus(secret),
+        as_query_value,
+    }
 
 
 class Redactor:
@@ -144,7 +148,9 @@ class Redactor:
             return True
         if self._pattern is None:
             return False
-        return any(self._pattern.search(form) for form in (value, value.replace(" ", "+")))
+        return any(
+            self._pattern.search(form) for form in (value, value.replace(" ", "+"))
+        )
 
     def text(self, text: str) -> str:
         """Mask every known secret value in free text."""

@@ -524,8 +524,11 @@ def test_lookup_all_campaigns_failed_keeps_rows(
     audience = pd.DataFrame({"region": ["north", "south"]})
     with pytest.warns(extapi_pandas.ExtapiWarning, match="failed"):
         result = audience.extapi.enrich(
-            url, records="$.regions[*]", on={"region": "region_code"},
-            columns={"temp": "$.temp"}, on_error="continue",
+            url,
+            records="$.regions[*]",
+            on={"region": "region_code"},
+            columns={"temp": "$.temp"},
+            on_error="continue",
         )
     assert result["temp"].isna().all()
     assert result["extapi_status"].tolist() == ["http_404", "http_404"]
@@ -539,7 +542,9 @@ def test_lookup_matching_nothing_warns(serve: Callable[..., BackgroundServer]) -
     audience = pd.DataFrame({"region": ["north", "south"]})
     with pytest.warns(extapi_pandas.ExtapiWarning, match="matched no profile"):
         result = audience.extapi.enrich(
-            url, records="$.regions[*]", on={"region": "code"},
+            url,
+            records="$.regions[*]",
+            on={"region": "code"},
             columns={"temp": "$.temp"},
         )
     assert result["temp"].isna().all()

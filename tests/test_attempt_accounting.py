@@ -9,11 +9,11 @@ from collections.abc import Callable
 import pandas as pd
 import pytest
 from aiohttp import web
+from faults import RawServer, read_request
 
 import extapi_pandas  # noqa: F401  (registers df.extapi)
 from extapi_pandas import BearerToken, ExtapiError, HTTPStatusError
 from extapi_pandas.demo import BackgroundServer
-from faults import RawServer, read_request
 
 TOKEN = "tok+en/abc=Planted9"
 
@@ -29,7 +29,9 @@ def test_disconnect_sends_counted_attempts(retries: int, expected: int) -> None:
     with RawServer(hang_up) as server:
         with pytest.raises(ExtapiError):
             pd.DataFrame({"c": ["A"]}).extapi.enrich(
-                server.url("/x"), columns={"v": "$.v"}, retries=retries,
+                server.url("/x"),
+                columns={"v": "$.v"},
+                retries=retries,
                 timeout=10,
             )
         assert server.requests == expected
@@ -101,8 +103,9 @@ def test_overwrite_of_repeated_label_rejected(
     url = serve({"/x": _unused}).url("/x")
     audience = pd.DataFrame([["A", 1, 2]], columns=["c", "x", "x"])
     with pytest.raises(ExtapiError, match=r"several columns labelled 'x'"):
-        audience.extapi.enrich(url, campaign="c", columns={"x": "$.v"},
-                               on_conflict="overwrite")
+        audience.extapi.enrich(
+            url, campaign="c", columns={"x": "$.v"}, on_conflict="overwrite"
+        )
 
 
 async def _unused(request: web.Request) -> web.Response:

@@ -13,7 +13,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_benchmarks_smoke_run() -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks.run", "--smoke"],
-        capture_output=True, text=True, timeout=600, check=False, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert completed.returncode == 0, completed.stderr[-2000:]

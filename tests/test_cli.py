@@ -15,7 +15,10 @@ from extapi_pandas.cli import main
 def test_demo_module_exits_zero() -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "extapi_pandas", "demo", "--rows", "2000"],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert completed.returncode == 0, completed.stderr
     assert "rows enriched:   2,000" in completed.stdout

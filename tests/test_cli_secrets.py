@@ -31,13 +31,28 @@ def test_cli_failure_output_masks_token(
     url = serve({"/offers": echo}).url("/offers")
     monkeypatch.setenv("CLI_FAILURE_TOKEN", TOKEN)
     activity = tmp_path / "activity.toml"
-    ExternalAPI(url, columns={"offer": "$.offer"}, retries=0,
-                auth=BearerToken(Secret.from_env("CLI_FAILURE_TOKEN"))).to_toml(activity)
+    ExternalAPI(
+        url,
+        columns={"offer": "$.offer"},
+        retries=0,
+        auth=BearerToken(Secret.from_env("CLI_FAILURE_TOKEN")),
+    ).to_toml(activity)
     audience = tmp_path / "audience.csv"
     pd.DataFrame({"profile_id": [1, 2]}).to_csv(audience, index=False)
 
-    code = main(["-v", "enrich", str(audience), "--config", str(activity),
-                 "--out", str(tmp_path / "out.csv"), "--on-error", "continue"])
+    code = main(
+        [
+            "-v",
+            "enrich",
+            str(audience),
+            "--config",
+            str(activity),
+            "--out",
+            str(tmp_path / "out.csv"),
+            "--on-error",
+            "continue",
+        ]
+    )
     output = capsys.readouterr()
 
     assert code == 1

@@ -19,9 +19,7 @@ BIG = 9007199254740993  # 2**53 + 1: the first integer a float64 cannot hold
 def lookup_server(serve: Callable[..., BackgroundServer]) -> str:
     async def rows(request: web.Request) -> web.Response:
         await asyncio.sleep(0)
-        return web.json_response(
-            {"rows": [{"k": "a", "id": BIG, "flag": True}]}
-        )
+        return web.json_response({"rows": [{"k": "a", "id": BIG, "flag": True}]})
 
     return serve({"/rows": rows}).url("/rows")
 
@@ -32,7 +30,9 @@ def test_declared_int_with_gaps_exact(
 ) -> None:
     audience = pd.DataFrame({"k": ["a", "b"]})
     result = audience.extapi.enrich(
-        lookup_server(serve), records="$.rows[*]", on={"k": "k"},
+        lookup_server(serve),
+        records="$.rows[*]",
+        on={"k": "k"},
         columns={"id": Column("$.id", dtype=dtype)},
     )
     assert result["id"].dtype == "Int64"
@@ -45,7 +45,9 @@ def test_declared_bool_with_gaps_nullable(
 ) -> None:
     audience = pd.DataFrame({"k": ["a", "b"]})
     result = audience.extapi.enrich(
-        lookup_server(serve), records="$.rows[*]", on={"k": "k"},
+        lookup_server(serve),
+        records="$.rows[*]",
+        on={"k": "k"},
         columns={"flag": Column("$.flag", dtype="bool")},
     )
     assert result["flag"].dtype == "boolean"
@@ -58,7 +60,9 @@ def test_declared_int_without_gaps_stays_numpy(
 ) -> None:
     audience = pd.DataFrame({"k": ["a", "a"]})
     result = audience.extapi.enrich(
-        lookup_server(serve), records="$.rows[*]", on={"k": "k"},
+        lookup_server(serve),
+        records="$.rows[*]",
+        on={"k": "k"},
         columns={"id": Column("$.id", dtype="int64")},
     )
     assert result["id"].dtype == "int64"

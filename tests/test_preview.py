@@ -409,12 +409,14 @@ def test_enrich_code_skips_defaults() -> None:
 def test_code_imports_cache_and_recording(tmp_path: Any) -> None:
     from extapi_pandas import Cache, Recording
 
-    code = enrich_code({
-        "url": "https://api.example.com/offers",
-        "columns": {"offer": "$.offer"},
-        "cache": Cache("5min"),
-        "replay": Recording(str(tmp_path / "run.json"), mode="record"),
-    })
+    code = enrich_code(
+        {
+            "url": "https://api.example.com/offers",
+            "columns": {"offer": "$.offer"},
+            "cache": Cache("5min"),
+            "replay": Recording(str(tmp_path / "run.json"), mode="record"),
+        }
+    )
     assert "from extapi_pandas import Cache, Recording" in code
     assert "cache=Cache(ttl=300.0, path=None" in code
     assert f'replay=Recording(path="{tmp_path / "run.json"}", mode="record")' in code
@@ -429,8 +431,11 @@ def test_code_keeps_secret_header_variable(
     from extapi_pandas.codegen import api_options
 
     monkeypatch.setenv("OFFERS_KEY", "k-123456789")
-    api = ExternalAPI("https://api.example.com/offers", columns={"offer": "$.offer"},
-                      headers={"X-Api-Key": Secret.from_env("OFFERS_KEY")})
+    api = ExternalAPI(
+        "https://api.example.com/offers",
+        columns={"offer": "$.offer"},
+        headers={"X-Api-Key": Secret.from_env("OFFERS_KEY")},
+    )
     code = enrich_code(api_options(api))
     assert 'os.environ["OFFERS_KEY"]' in code
     assert "k-123456789" not in code

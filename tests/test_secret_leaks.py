@@ -216,7 +216,9 @@ def error_surfaces(prefix: str, error: BaseException) -> dict[str, str]:
 
 
 def collect_surfaces(
-    url: str, options: dict[str, Any], caplog: pytest.LogCaptureFixture,
+    url: str,
+    options: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
     files: Path | None = None,
 ) -> tuple[dict[str, str], str]:
     """Run the call in both error modes and a preview, and return surfaces and code.

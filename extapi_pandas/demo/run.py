@@ -1,4 +1,4 @@
-"""The demo's enrichment: offers per market (broadcast) and weather per region (lookup)."""
+"""The demo enrichment: offers per market (broadcast), weather per region (lookup)."""
 
 from __future__ import annotations
 
@@ -40,16 +40,18 @@ class DemoSummary:
 
     def render(self) -> str:
         """Return the summary as a few lines of text."""
-        return "\n".join([
-            "extapi-pandas demo: a local API on 127.0.0.1, a generated audience",
-            f"  rows enriched:   {self.rows:,}",
-            f"  campaigns:       {self.campaigns}",
-            f"  HTTP requests:   {self.requests} (one per campaign, plus one for the "
-            "weather table)",
-            f"  columns added:   {', '.join(self.columns_added)}",
-            f"  enrich time:     {self.enrich_seconds:.3f} s",
-            f"  total time:      {self.total_seconds:.3f} s (generation included)",
-        ])
+        return "\n".join(
+            [
+                "extapi-pandas demo: a local API on 127.0.0.1, a generated audience",
+                f"  rows enriched:   {self.rows:,}",
+                f"  campaigns:       {self.campaigns}",
+                f"  HTTP requests:   {self.requests} (one per campaign, plus one "
+                "for the weather table)",
+                f"  columns added:   {', '.join(self.columns_added)}",
+                f"  enrich time:     {self.enrich_seconds:.3f} s",
+                f"  total time:      {self.total_seconds:.3f} s (generation included)",
+            ]
+        )
 
 
 def enrich_demo_audience(
