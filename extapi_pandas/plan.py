@@ -407,6 +407,8 @@ def _render_request(
         )
     headers = {}
     for name, template in (api.headers or {}).items():
+        if template is None:  # left out, as a None query parameter is
+            continue
         text = render_text(
             compile_string(str(template), where=f"headers[{name!r}]"), values
         )

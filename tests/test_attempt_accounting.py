@@ -110,3 +110,18 @@ def test_overwrite_of_repeated_label_rejected(
 
 async def _unused(request: web.Request) -> web.Response:
     return web.json_response({"v": 1})
+
+
+def test_none_header_left_out(serve: Callable[..., BackgroundServer]) -> None:
+    seen: list[dict[str, str]] = []
+
+    async def record(request: web.Request) -> web.Response:
+        seen.append(dict(request.headers))
+        return web.json_response({"v": 1})
+
+    url = serve({"/x": record}).url("/x")
+    pd.DataFrame({"c": ["A"]}).extapi.enrich(
+        url, columns={"v": "$.v"}, headers={"X-Present": "1", "X-Absent": None}
+    )
+    assert seen[0]["X-Present"] == "1"
+    assert "X-Absent" not in seen[0]
