@@ -243,6 +243,29 @@ def group_campaigns(
     return Grouping(codes, keys, first, counts, weights)
 
 
+def _factorize(series: pd.Series) -> tuple[np.ndarray[Any, Any], int]:
+    """Return codes numbered by first appearance (-1 for missing) and their count.
+
+    A pyarrow-backed string column (pandas' default `str`) is encoded by pyarrow,
+    whose 32-bit codes take half the transient memory of `pandas.factorize`'s
+    64-bit ones; on 10 million rows that is 40 MB less at the peak, and faster.
+    """
+    arrow = getattr(series.array, "__arrow_array__", None)
+    dtype = series.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" and arrow:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        chunked = arrow()
+        if not isinstance(chunked, pa.ChunkedArray):
+            chunked = pa.chunked_array([chunked])
+        uniques = pc.unique(chunked).drop_null()  # in order of first appearance
+        codes = pc.fill_null(pc.index_in(chunked, value_set=uniques), -1)
+        return codes.to_numpy(), len(uniques)
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    return codes, len(uniques)
+
+
 def _factorize_columns(
     audience: pd.DataFrame, columns: list[str]
 ) -> np.ndarray[Any, Any]:
@@ -250,13 +273,12 @@ def _factorize_columns(
     parts = []
     for column in columns:
         try:
-            part, uniques = pd.factorize(audience[column], use_na_sentinel=True)
+            parts.append(_factorize(audience[column]))
         except TypeError as exc:  # unhashable cells, such as lists or dicts
             raise ConfigurationError(
                 f"campaign column {column!r} holds values that cannot name a "
                 f"campaign ({exc}); use a column of strings, numbers or dates"
             ) from exc
-        parts.append((part.astype(np.int64, copy=False), len(uniques)))
     if len(parts) == 1:
         return parts[0][0]
     missing = np.zeros(len(audience), dtype=bool)
