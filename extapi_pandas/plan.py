@@ -246,9 +246,10 @@ def group_campaigns(
 def _factorize(series: pd.Series) -> tuple[np.ndarray[Any, Any], int]:
     """Return codes numbered by first appearance (-1 for missing) and their count.
 
-    A pyarrow-backed string column (pandas' default `str`) is encoded by pyarrow,
-    whose 32-bit codes take half the transient memory of `pandas.factorize`'s
-    64-bit ones; on 10 million rows that is 40 MB less at the peak, and faster.
+    A pyarrow-backed string column (pandas' default `str`) is encoded by pyarrow
+    one chunk at a time, straight into codes of the smallest integer dtype, so the
+    only full-length array is the result: one byte per row for up to 127
+    campaigns, where `pandas.factorize` makes eight.
     """
     arrow = getattr(series.array, "__arrow_array__", None)
     dtype = series.dtype
@@ -260,10 +261,25 @@ def _factorize(series: pd.Series) -> tuple[np.ndarray[Any, Any], int]:
         if not isinstance(chunked, pa.ChunkedArray):
             chunked = pa.chunked_array([chunked])
         uniques = pc.unique(chunked).drop_null()  # in order of first appearance
-        codes = pc.fill_null(pc.index_in(chunked, value_set=uniques), -1)
-        return codes.to_numpy(), len(uniques)
+        codes = np.empty(len(chunked), dtype=_code_dtype(len(uniques)))
+        offset = 0
+        for chunk in chunked.chunks:
+            found = pc.index_in(chunk, value_set=uniques)
+            if found.null_count:
+                found = pc.fill_null(found, -1)
+            codes[offset : offset + len(chunk)] = found.to_numpy()
+            offset += len(chunk)
+        return codes, len(uniques)
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     return codes, len(uniques)
+
+
+def _code_dtype(count: int) -> type[np.signedinteger[Any]]:
+    """Return the smallest signed integer dtype that holds codes -1 to count - 1."""
+    for candidate in (np.int8, np.int16, np.int32):
+        if count <= np.iinfo(candidate).max:
+            return candidate
+    return np.int64
 
 
 def _factorize_columns(
