@@ -198,10 +198,16 @@ def take_column(
         naive = np.append(
             np.asarray(array, dtype=f"datetime64[{unit}]"), np.datetime64("NaT", unit)
         )
-        gathered = pd.Series(naive[rows], copy=False)
-        if array.tz is not None:
-            gathered = gathered.dt.tz_localize("UTC").dt.tz_convert(array.tz)
-        return gathered.array
+        # NOTE: _from_sequence is pandas' own constructor of extension arrays, not
+        # in its public API; it builds the array over `naive[rows]` without a copy.
+        from_sequence: Any = pd.arrays.DatetimeArray._from_sequence  # type: ignore[attr-defined]
+        if array.tz is None:
+            return from_sequence(naive[rows])
+        # The values are UTC instants, so they are read as UTC wall times (no
+        # copy, unlike tz_localize) and then shown in the column's own zone.
+        utc = pd.DatetimeTZDtype(unit, "UTC")
+        gathered = from_sequence(naive[rows], dtype=utc)
+        return gathered.tz_convert(array.tz)
     if isinstance(array, pd.arrays.NumpyExtensionArray) and array.dtype.kind in "iub":
         # numpy integers and booleans have no missing value: rows left without one
         # get the nullable dtype (Int64, boolean), never a float64 upcast.
