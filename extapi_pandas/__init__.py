@@ -53,11 +53,8 @@ from extapi_pandas.mapping import Column, Mapping
 from extapi_pandas.options import Guard, Retry, Timeout
 from extapi_pandas.payload import Payload
 from extapi_pandas.perprofile import PerProfileLimits
-from extapi_pandas.provenance import library_version as _library_version
 from extapi_pandas.redaction import Secret
 from extapi_pandas.replay import Recording
-
-__version__ = _library_version()
 
 # Dask's accessor is registered only where Dask is already loaded, so that this
 # import never loads Dask; `import extapi_pandas.dask` registers it in any order.
@@ -108,3 +105,13 @@ __all__ = [
     "extract",
     "infer_mapping",
 ]
+
+
+def __getattr__(name: str) -> str:
+    # The version is read from the installed metadata on first access, because
+    # importlib.metadata costs about 20 ms at import time.
+    if name == "__version__":
+        from extapi_pandas.provenance import library_version
+
+        return library_version()
+    raise AttributeError(f"module 'extapi_pandas' has no attribute {name!r}")

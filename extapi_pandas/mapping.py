@@ -9,9 +9,6 @@ from collections import abc
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import jsonpath_rfc9535
-from jsonpath_rfc9535.selectors import IndexSelector, NameSelector
-
 from extapi_pandas.dtypes import (
     EPOCH_UNITS,
     DType,
@@ -373,6 +370,8 @@ class CompiledPath:
                 f"invalid JSONPath {path!r} for {owner}: a path starts with '$', the "
                 f"root of the document, for example '$.{str(path).lstrip('.')}'"
             )
+        import jsonpath_rfc9535  # imported on first use: it costs about 30 ms
+
         try:
             self._query = jsonpath_rfc9535.compile(path)
         except jsonpath_rfc9535.JSONPathError as exc:
@@ -412,6 +411,8 @@ def _describe_syntax_error(path: str, owner: str, exc: Exception) -> str:
 
 def _singular_steps(query: Any) -> tuple[str | int, ...] | None:
     """Return the name and index steps of a singular query, else None."""
+    from jsonpath_rfc9535.selectors import IndexSelector, NameSelector
+
     if not query.singular_query():
         return None
     steps: list[str | int] = []

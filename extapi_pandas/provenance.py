@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from extapi_pandas.errors import ExtapiError, HTTPStatusError
@@ -22,6 +21,8 @@ ATTRS_KEY = "extapi"
 
 def library_version() -> str:
     """Return the installed extapi-pandas version, or "unknown" from a source tree."""
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("extapi-pandas")
     except PackageNotFoundError:

@@ -12,7 +12,7 @@ from aiohttp import web
 from faults import RawServer, read_request
 
 import extapi_pandas  # noqa: F401  (registers df.extapi)
-from extapi_pandas import BearerToken, ExtapiError, HTTPStatusError
+from extapi_pandas import BearerToken, ExtapiError, HTTPStatusError, Retry
 from extapi_pandas.demo import BackgroundServer
 
 TOKEN = "tok+en/abc=Planted9"
@@ -25,16 +25,33 @@ async def hang_up(
 
 
 @pytest.mark.parametrize(("retries", "expected"), [(0, 1), (1, 2), (2, 3)])
-def test_disconnect_sends_counted_attempts(retries: int, expected: int) -> None:
+def test_disconnect_post_counted_attempts(retries: int, expected: int) -> None:
+    with RawServer(hang_up) as server:
+        with pytest.raises(ExtapiError):
+            pd.DataFrame({"c": ["A"]}).extapi.enrich(
+                server.url("/x"),
+                method="POST",
+                json={"campaign": "A"},
+                columns={"v": "$.v"},
+                retries=Retry(attempts=retries, backoff=0.01, unsafe_methods=True),
+                timeout=10,
+            )
+        assert server.requests == expected
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_disconnect_get_resent_once_per_attempt(retries: int) -> None:
+    # aiohttp resends an idempotent request once when the connection drops before
+    # any response (RFC 9112 section 9.3.1), on top of each counted attempt.
     with RawServer(hang_up) as server:
         with pytest.raises(ExtapiError):
             pd.DataFrame({"c": ["A"]}).extapi.enrich(
                 server.url("/x"),
                 columns={"v": "$.v"},
-                retries=retries,
+                retries=Retry(attempts=retries, backoff=0.01),
                 timeout=10,
             )
-        assert server.requests == expected
+        assert server.requests == 2 * (retries + 1)
 
 
 def test_url_query_secret_masked_in_body(

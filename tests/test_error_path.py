@@ -33,7 +33,7 @@ def http_response(status: int, body: bytes, content_type: str) -> bytes:
     reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[status]
     return (
         f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     ).encode() + body
 
 

@@ -182,12 +182,10 @@ class Fetcher:
                 "Accept": "application/json",
             },
         )
-        # aiohttp silently sends an idempotent request a second time when a kept-
-        # alive connection drops before the response. Retry is the one place that
-        # decides about attempts, so each is counted, logged and bounded. The flag
-        # is private (aiohttp 3.10+; its own test client clears it the same way).
-        if hasattr(self._session, "_retry_connection"):
-            self._session._retry_connection = False
+        # NOTE: aiohttp resends a GET or PUT once, on a new connection, when the
+        # connection drops before any response (RFC 9112 section 9.3.1 allows it;
+        # it covers servers that close idle kept-alive connections). That resend
+        # is not counted in Retry.attempts. A POST is never resent this way.
         return self
 
     async def __aexit__(
