@@ -91,7 +91,7 @@ def start_server() -> BackgroundServer:
 
 
 def enrich(audience: pd.DataFrame, server: BackgroundServer) -> pd.DataFrame:
-    """The library's path: one request per campaign, then the attach."""
+    """Run the library's path: one request per campaign, then the attach."""
     result: pd.DataFrame = audience.extapi.enrich(
         server.url("/offers/{campaign_id}"), campaign="campaign_id", columns=COLUMNS
     )
@@ -99,7 +99,7 @@ def enrich(audience: pd.DataFrame, server: BackgroundServer) -> pd.DataFrame:
 
 
 def merge(audience: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
-    """The baseline: a left merge on the campaign column."""
+    """Run the baseline: a left merge on the campaign column."""
     return audience.merge(table, on="campaign_id", how="left")
 
 

@@ -66,7 +66,7 @@ def write_file(folder: Path, rows: int) -> Path:
 
 
 def library(audience: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """The library's route: streamed record batches, key filter, take-based join."""
+    """Run the library's route: record batches, key filter, take-based join."""
     result: pd.DataFrame = audience.extapi.enrich_from_file(
         path, on="profile_id", columns=COLUMNS
     )
@@ -74,7 +74,7 @@ def library(audience: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 
 def baseline(audience: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """The hand-written route: read the whole file with pyarrow, then merge."""
+    """Run the hand-written route: read the whole file with pyarrow, then merge."""
     import pyarrow.parquet as pq
 
     table = pq.read_table(path, columns=["profile_id", *COLUMNS]).to_pandas()

@@ -1,4 +1,4 @@
-"""The `DataFrame.extapi` accessor: holds the frame and delegates to the pipeline."""
+"""The `DataFrame.extapi` accessor: keeps the frame and delegates to the pipeline."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class ExtapiAccessor:
             new ones; provenance in `attrs["extapi"]`.
 
         Raises:
-            ExtapiError: The call failed; the subclass tells at which stage.
+            ExtapiError: The call failed; the subclass names the stage.
 
         Example:
             >>> enriched = audience.extapi.enrich(  # doctest: +SKIP

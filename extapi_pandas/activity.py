@@ -69,7 +69,7 @@ class ExternalAPI:
             each campaign from its profiles: campaign values, the profile count,
             aggregates and, optionally, rows. Needs POST or PUT, without json=.
         on_error: `"raise"` or `"continue"` (failed campaigns keep their rows with
-            nulls, and the `extapi_status` column tells why).
+            nulls, and the `extapi_status` column gives the reason).
         on_conflict: What a new column whose name the audience already has does:
             `"raise"`, `"overwrite"` or `"suffix"` (adds `_extapi`).
         missing_campaign: Rows with a missing campaign key: `"raise"`, or `"skip"`

@@ -131,9 +131,9 @@ async def enrich_async(
 ) -> Outcome:
     """Run the whole pipeline for one audience; warnings are returned, not emitted.
 
-    `progress` is told the number of campaigns, each one done and each retry; the
-    caller creates it (in its own thread, so a notebook shows it in the right cell)
-    and closes it.
+    `progress` receives the number of campaigns, each finished campaign and each
+    retry. The caller creates and closes it in its own thread, so that a notebook
+    shows the bar in the right cell.
     """
     names = result_names(audience, api)
     check_lookup_columns(audience, api)

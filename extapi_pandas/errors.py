@@ -13,7 +13,7 @@ Every exception derives from `ExtapiError`, grouped by the pipeline stage that r
     │   ├── ConnectError                        no connection, or it broke mid-response
     │   ├── RequestTimeout (also TimeoutError)  a connect, read or total timeout passed
     │   └── TruncatedResponse                   fewer body bytes than announced
-    ├── ResponseError                           the server answered, but not usefully
+    ├── ResponseError                           the server responded, but not usefully
     │   ├── HTTPStatusError                     a status outside 2xx
     │   ├── RedirectError                       a 3xx that is not followed
     │   ├── ResponseTooLarge                    the body passed `max_bytes`
@@ -138,13 +138,13 @@ class TruncatedResponse(TransportError):
 
 
 class ResponseError(ExtapiError):
-    """The server answered, but the answer cannot be used."""
+    """The server responded, but the response cannot be used."""
 
     code = "invalid_response"
 
 
 class HTTPStatusError(ResponseError):
-    """The server answered with a status outside 2xx.
+    """The server responded with a status outside 2xx.
 
     Attributes:
         status: The HTTP status code.
