@@ -217,8 +217,8 @@ def infer_dtype(values: list[Any]) -> str:
             return "Int64"
         return "string"
     if kinds <= {int, float}:
-        # A float64 holds every integer up to 2**53 exactly; a larger one beside
-        # floats keeps its exact value in an object column instead of rounding.
+        # A float64 stores integers up to 2**53 exactly. A larger one beside floats
+        # goes to an object column, which keeps it exact instead of rounding it.
         exact = all(abs(v) <= _FLOAT_EXACT for v in values if type(v) is int)
         return "Float64" if exact else "object"
     if kinds == {str}:

@@ -275,7 +275,7 @@ def _factorize(series: pd.Series) -> tuple[np.ndarray[Any, Any], int]:
 
 
 def _code_dtype(count: int) -> type[np.signedinteger[Any]]:
-    """Return the smallest signed integer dtype that holds codes -1 to count - 1."""
+    """Return the smallest signed integer dtype for codes -1 to count - 1."""
     for candidate in (np.int8, np.int16, np.int32):
         if count <= np.iinfo(candidate).max:
             return candidate
@@ -292,7 +292,7 @@ def _factorize_columns(
             parts.append(_factorize(audience[column]))
         except TypeError as exc:  # unhashable cells, such as lists or dicts
             raise ConfigurationError(
-                f"campaign column {column!r} holds values that cannot name a "
+                f"campaign column {column!r} contains values that cannot name a "
                 f"campaign ({exc}); use a column of strings, numbers or dates"
             ) from exc
     if len(parts) == 1:

@@ -31,7 +31,7 @@ def library_version() -> str:
 
 @dataclass
 class CampaignRecord:
-    """What happened to one campaign, before it is written as provenance."""
+    """The outcome of one campaign, before it is written as provenance."""
 
     request: CampaignRequest
     response: Response | None = None
