@@ -167,9 +167,18 @@ def sequential_rows(
 
 
 def take_column(
-    series: pd.Series, rows: np.ndarray[Any, Any], *, as_category: bool
+    series: pd.Series,
+    rows: np.ndarray[Any, Any],
+    *,
+    as_category: bool,
+    via: np.ndarray[Any, Any] | None = None,
 ) -> Any:
     """Return `series` values at `rows`, with -1 giving a missing value.
+
+    With `via`, `rows` holds small codes (a campaign number per row) and row i
+    takes `series` at `via[rows[i]]`. The values are then gathered once per code
+    first and once per row after, so a broadcast reads each of its full-length
+    arrays once.
 
     Strings become a `Categorical` built from the small frame's values and integer
     codes, so a 10-million-row column costs one small code per row. Numeric,
@@ -177,6 +186,7 @@ def take_column(
     reads `rows` in its own small dtype instead of converting it to a 64-bit
     index array first (as `ExtensionArray.take` does).
     """
+    gather = _Gather(rows, via)
     array = series.array
     if as_category and isinstance(series.dtype, pd.StringDtype):
         value_codes, categories = pd.factorize(series, use_na_sentinel=True)
@@ -185,43 +195,87 @@ def take_column(
         categories = categories.astype("str")
         table = np.append(value_codes, -1).astype(_index_dtype(len(categories)))
         return pd.Categorical.from_codes(
-            table[rows], categories=categories, validate=False
+            gather(table), categories=categories, validate=False
         )
     if isinstance(array, _MASKED_ARRAYS):
         numpy_dtype = cast(Any, array.dtype).numpy_dtype
         zero = numpy_dtype.type(0)
         data = np.append(array.to_numpy(dtype=numpy_dtype, na_value=zero), zero)
         mask = np.append(array.isna(), True)
-        return type(array)(data[rows], mask[rows])
+        return type(array)(gather(data), gather(mask))
     if isinstance(array, pd.arrays.DatetimeArray):
         unit = array.unit
         naive = np.append(
             np.asarray(array, dtype=f"datetime64[{unit}]"), np.datetime64("NaT", unit)
         )
         # NOTE: _from_sequence is pandas' own constructor of extension arrays, not
-        # in its public API; it builds the array over `naive[rows]` without a copy.
+        # in its public API; it builds the array over the gathered values without
+        # a copy.
         from_sequence: Any = pd.arrays.DatetimeArray._from_sequence  # type: ignore[attr-defined]
         if array.tz is None:
-            return from_sequence(naive[rows])
+            return from_sequence(gather(naive))
         # The values are UTC instants, so they are read as UTC wall times (no
         # copy, unlike tz_localize) and then shown in the column's own zone.
         utc = pd.DatetimeTZDtype(unit, "UTC")
-        gathered = from_sequence(naive[rows], dtype=utc)
+        gathered = from_sequence(gather(naive), dtype=utc)
         return gathered.tz_convert(array.tz)
     if isinstance(array, pd.arrays.NumpyExtensionArray) and array.dtype.kind in "iub":
         # numpy integers and booleans have no missing value: rows left without one
         # get the nullable dtype (Int64, boolean), never a float64 upcast.
         values = array.to_numpy()
-        if not (rows < 0).any():
-            return values[rows]
+        if not gather.any_missing():
+            return gather(np.append(values, np.zeros(1, dtype=values.dtype)))
         nullable_dtype: Any = _NULLABLE[values.dtype.kind](values.dtype)
         nullable = pd.array(values, dtype=nullable_dtype)
-        return take_column(pd.Series(nullable), rows, as_category=as_category)
+        return take_column(pd.Series(nullable), rows, as_category=as_category, via=via)
     if isinstance(array, pd.arrays.NumpyExtensionArray) and array.dtype.kind in "fO":
         filler = np.nan if array.dtype.kind == "f" else None
         filler_array = np.array([filler], dtype=cast(Any, array.dtype).numpy_dtype)
-        return np.append(array.to_numpy(), filler_array)[rows]
-    return array.take(rows.astype(np.intp, copy=False), allow_fill=True)
+        return gather(np.append(array.to_numpy(), filler_array))
+    return array.take(gather.full_rows().astype(np.intp, copy=False), allow_fill=True)
+
+
+class _Gather:
+    """Gathers full-length arrays from small ones whose last item is the filler.
+
+    Only row -1 reaches the filler, so two common shapes need no gather: a mask
+    that is set only for the filler is `rows < 0`, and category codes that number
+    the codes themselves are a copy of `rows`.
+    """
+
+    def __init__(
+        self, rows: np.ndarray[Any, Any], via: np.ndarray[Any, Any] | None
+    ) -> None:
+        self.rows = rows
+        # Appending -1 sends rows without a code (-1, the last item) to the filler.
+        self.via = None if via is None else np.append(via, -1)
+
+    def __call__(self, values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """Return `values` (filler last) at each row; -1 rows get the filler."""
+        small = values if self.via is None else values[self.via]
+        if small.dtype == bool and not small[:-1].any() and small[-1]:
+            return self.rows < 0  # a mask with no gaps but the rows without a value
+        if small.dtype.kind == "i" and _is_identity(small):
+            # Each code keeps its number (category codes of distinct values).
+            return self.rows.astype(small.dtype, copy=True)
+        gathered: np.ndarray[Any, Any] = small[self.rows]
+        return gathered
+
+    def any_missing(self) -> bool:
+        """Return whether some row gets no value."""
+        if self.via is None:
+            return bool((self.rows < 0).any())
+        return bool((self.via[self.rows] < 0).any())
+
+    def full_rows(self) -> np.ndarray[Any, Any]:
+        """Return the small-frame row of each row, -1 for none."""
+        return self.rows if self.via is None else self.via[self.rows]
+
+
+def _is_identity(small: np.ndarray[Any, Any]) -> bool:
+    """Return whether `small` is 0, 1, ..., n - 2 followed by -1."""
+    size = len(small) - 1
+    return bool(small[-1] == -1 and np.array_equal(small[:-1], np.arange(size)))
 
 
 _NULLABLE: dict[str, Callable[[np.dtype[Any]], Any]] = {

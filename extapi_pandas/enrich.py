@@ -10,6 +10,7 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +21,12 @@ from extapi_pandas.activity import ExternalAPI
 from extapi_pandas.attach import (
     STATUS_COLUMN,
     assemble,
-    broadcast_rows,
     lookup_rows,
     resolve_names,
     sequential_rows,
     take_column,
 )
+from extapi_pandas.encode import run_parallel
 from extapi_pandas.errors import (
     ConfigurationError,
     ExtapiError,
@@ -140,13 +141,21 @@ async def enrich_async(
     table = await fetch_table(audience, api, progress=progress)
     plan, records, frame = table.plan, table.records, table.frame
 
-    rows = _rows_for_audience(plan, records, table.row_campaigns, audience, api, frame)
+    rows, via = _rows_for_audience(
+        plan, records, table.row_campaigns, audience, api, frame
+    )
     store_validated(api, records, table.redactor)
+    as_category = api.strings == "category"
+    gathered = run_parallel(
+        [
+            partial(take_column, frame[name], rows, as_category=as_category, via=via)
+            for name in api.output_columns
+        ],
+        rows=len(audience),
+    )
     new_columns = {
-        names[name]: take_column(
-            frame[name], rows, as_category=api.strings == "category"
-        )
-        for name in api.output_columns
+        names[name]: values
+        for name, values in zip(api.output_columns, gathered, strict=True)
     }
     if api.on_error == "continue":
         new_columns[names[STATUS_COLUMN]] = _status_column(plan, records)
@@ -155,6 +164,10 @@ async def enrich_async(
     outcome = Outcome(result)
     outcome.warnings.extend(collect_warnings(table, audience, api))
     unmatched = _unmatched_lookup_warning(table, rows, api)
+    if via is None:
+        rows_enriched = int((rows >= 0).sum())
+    else:  # rows are campaign numbers; count the rows of campaigns with a value
+        rows_enriched = int(plan.grouping.counts[via >= 0].sum())
     if unmatched is not None:
         outcome.warnings.append((ExtapiWarning, unmatched))
     result.attrs[ATTRS_KEY] = provenance(
@@ -163,7 +176,7 @@ async def enrich_async(
         names,
         outcome.warnings,
         rows=len(result),
-        rows_enriched=int((rows >= 0).sum()),
+        rows_enriched=rows_enriched,
         dtypes={name: str(result[name].dtype) for name in names.values()},
     )
     return outcome
@@ -442,8 +455,12 @@ def _rows_for_audience(
     audience: pd.DataFrame,
     api: ExternalAPI,
     frame: pd.DataFrame,
-) -> np.ndarray[Any, Any]:
-    """Return the small-frame row for each audience row (-1 for none)."""
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any] | None]:
+    """Return the small-frame row for each audience row (-1 for none).
+
+    A broadcast returns the campaign codes and, as second item, the row of each
+    campaign (see `take_column`'s `via`); the other modes return full rows and None.
+    """
     codes = plan.grouping.codes
     campaigns = np.asarray(row_campaigns, dtype=np.int64)
     n_campaigns = len(plan.requests)
@@ -451,10 +468,10 @@ def _rows_for_audience(
     if mode == "broadcast":
         row_of_campaign = np.full(n_campaigns, -1, dtype=np.int64)
         row_of_campaign[campaigns] = np.arange(len(campaigns))
-        return broadcast_rows(codes, row_of_campaign)
+        return codes, row_of_campaign
     if mode == "lookup":
         pairs = list((api.on or {}).items())
-        return lookup_rows(
+        found = lookup_rows(
             codes,
             [audience[a] for a, _ in pairs],
             campaigns,
@@ -462,10 +479,11 @@ def _rows_for_audience(
             pairs,
             [record.request.key for record in records],
         )
+        return found, None
     start, count = sequential_ranges(records, row_campaigns)
     rows, short = sequential_rows(codes, start, count)
     check_sequential(records, short, count, api)
-    return rows
+    return rows, None
 
 
 def sequential_ranges(

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from extapi_pandas.encode import first_rows
 from extapi_pandas.errors import (
     ConfigurationError,
     PerProfileDataWarning,
@@ -227,7 +228,7 @@ def _add_params(
     if not params:
         return
     valid = codes >= 0
-    first = _first_rows(codes, len(keys))
+    first = first_rows(codes, len(keys))
     for document in documents:
         document["params"] = {}
     for body_name, column in params.items():
@@ -248,14 +249,6 @@ def _add_params(
             )
         for number, document in enumerate(documents):
             document["params"][body_name] = json_safe(series.iat[first[number]])
-
-
-def _first_rows(codes: np.ndarray[Any, Any], campaigns: int) -> np.ndarray[Any, Any]:
-    first = np.full(campaigns, -1, dtype=np.int64)
-    positions = np.flatnonzero(codes >= 0)
-    campaigns_seen, first_index = np.unique(codes[positions], return_index=True)
-    first[campaigns_seen] = positions[first_index]
-    return first
 
 
 def _add_aggregates(

@@ -12,6 +12,7 @@ import pandas as pd
 from yarl import URL
 
 from extapi_pandas.activity import ExternalAPI
+from extapi_pandas.encode import Encoded, code_dtype, encode_arrow, first_rows
 from extapi_pandas.errors import ConfigurationError, RequestTooLarge, TemplateError
 from extapi_pandas.payload import render_payloads
 from extapi_pandas.perprofile import check_request_count
@@ -222,7 +223,8 @@ def group_campaigns(
                 f"{', '.join(map(repr, audience.columns[:30]))}"
             )
         _require_unique_label(audience, column, "campaign column")
-    codes = _factorize_columns(audience, columns)
+    encoded = _factorize_columns(audience, columns)
+    codes = encoded.codes
     if missing == "raise" and n and codes.min() < 0:
         bad = np.flatnonzero(codes < 0)
         labels = ", ".join(repr(label) for label in audience.index[bad[:5]])
@@ -231,60 +233,47 @@ def group_campaigns(
             f"{', ...' if len(bad) > 5 else ''}); fill the key, drop those rows, or "
             "pass missing_campaign='skip' to keep them without enrichment"
         )
-    codes = _downcast(codes)
-    first = _first_rows(codes)
+    first = encoded.first_rows
     keys = [_campaign_key(audience, columns, int(row)) for row in first]
-    valid = codes >= 0
-    counts = np.bincount(
-        codes[valid],
-        weights=None if weights is None else weights[valid],
-        minlength=len(first),
-    ).astype(np.intp)
+    counts = encoded.counts
+    if weights is not None:
+        valid = codes >= 0
+        counts = np.bincount(
+            codes[valid], weights=weights[valid], minlength=len(first)
+        ).astype(np.intp)
     return Grouping(codes, keys, first, counts, weights)
 
 
-def _factorize(series: pd.Series) -> tuple[np.ndarray[Any, Any], int]:
-    """Return codes numbered by first appearance (-1 for missing) and their count.
+def _factorize(series: pd.Series) -> Encoded:
+    """Return the column's codes, numbered by first appearance (-1 for missing).
 
-    A pyarrow-backed string column (pandas' default `str`) is encoded by pyarrow
-    one chunk at a time, straight into codes of the smallest integer dtype, so the
-    only full-length array is the result: one byte per row for up to 127
-    campaigns, where `pandas.factorize` makes eight.
+    A pyarrow-backed string column (pandas' default `str`) is encoded by pyarrow,
+    split across threads when it is long, straight into codes of the smallest
+    integer dtype: one byte per row for up to 127 campaigns, where
+    `pandas.factorize` makes eight.
     """
     arrow = getattr(series.array, "__arrow_array__", None)
     dtype = series.dtype
     if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" and arrow:
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         chunked = arrow()
         if not isinstance(chunked, pa.ChunkedArray):
             chunked = pa.chunked_array([chunked])
-        uniques = pc.unique(chunked).drop_null()  # in order of first appearance
-        codes = np.empty(len(chunked), dtype=_code_dtype(len(uniques)))
-        offset = 0
-        for chunk in chunked.chunks:
-            found = pc.index_in(chunk, value_set=uniques)
-            if found.null_count:
-                found = pc.fill_null(found, -1)
-            codes[offset : offset + len(chunk)] = found.to_numpy()
-            offset += len(chunk)
-        return codes, len(uniques)
+        return encode_arrow(chunked)
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    return codes, len(uniques)
+    return _encoded(codes, len(uniques))
 
 
-def _code_dtype(count: int) -> type[np.signedinteger[Any]]:
-    """Return the smallest signed integer dtype for codes -1 to count - 1."""
-    for candidate in (np.int8, np.int16, np.int32):
-        if count <= np.iinfo(candidate).max:
-            return candidate
-    return np.int64
+def _encoded(codes: np.ndarray[Any, Any], count: int) -> Encoded:
+    """Wrap codes numbered by first appearance, in the smallest integer dtype."""
+    codes = codes.astype(code_dtype(count), copy=False)
+    valid = codes >= 0
+    counts = np.bincount(codes[valid], minlength=count).astype(np.intp)
+    return Encoded(codes, first_rows(codes, count), counts)
 
 
-def _factorize_columns(
-    audience: pd.DataFrame, columns: list[str]
-) -> np.ndarray[Any, Any]:
+def _factorize_columns(audience: pd.DataFrame, columns: list[str]) -> Encoded:
     """Return campaign codes numbered by first appearance, -1 where a key is missing."""
     parts = []
     for column in columns:
@@ -296,46 +285,19 @@ def _factorize_columns(
                 f"campaign ({exc}); use a column of strings, numbers or dates"
             ) from exc
     if len(parts) == 1:
-        return parts[0][0]
+        return parts[0]
     missing = np.zeros(len(audience), dtype=bool)
-    for part, _ in parts:
-        missing |= part < 0
-    if np.prod([float(size) for _, size in parts]) < 2.0**62:
+    for part in parts:
+        missing |= part.codes < 0
+    if np.prod([float(part.count) for part in parts]) < 2.0**62:
         combined = np.zeros(len(audience), dtype=np.int64)
-        for part, size in parts:
-            combined = combined * size + part
+        for part in parts:
+            combined = combined * part.count + part.codes
     else:  # too many combinations for one int64; factorize the row tuples instead
-        combined = pd.MultiIndex.from_arrays([p for p, _ in parts]).factorize()[0]
-    codes, _ = pd.factorize(combined)
-    return _renumber(np.where(missing, -1, codes)) if missing.any() else codes
-
-
-def _renumber(codes: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    valid = codes >= 0
-    renumbered, _ = pd.factorize(codes[valid])
-    out = np.full(len(codes), -1, dtype=np.int64)
-    out[valid] = renumbered
-    return out
-
-
-def _first_rows(codes: np.ndarray[Any, Any]) -> np.ndarray[Any, np.dtype[np.intp]]:
-    # Codes are numbered by first appearance, so the running maximum grows by one
-    # exactly at each campaign's first row.
-    if not len(codes):
-        return np.zeros(0, dtype=np.intp)
-    running = np.maximum.accumulate(codes)
-    later = np.flatnonzero(running[1:] > running[:-1]) + 1
-    if running[0] >= 0:
-        later = np.concatenate(([0], later))
-    return later.astype(np.intp, copy=False)
-
-
-def _downcast(codes: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    top = int(codes.max()) if len(codes) else 0
-    for dtype in (np.int8, np.int16, np.int32):
-        if top <= np.iinfo(dtype).max:
-            return codes.astype(dtype, copy=False)
-    return codes.astype(np.int64, copy=False)
+        combined = pd.MultiIndex.from_arrays([p.codes for p in parts]).factorize()[0]
+    codes = np.full(len(audience), -1, dtype=np.int64)
+    codes[~missing], uniques = pd.factorize(combined[~missing])
+    return _encoded(codes, len(uniques))
 
 
 def _campaign_key(audience: pd.DataFrame, columns: list[str], row: int) -> Any:
