@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 from collections import abc
@@ -354,6 +355,14 @@ class Mapping(abc.MutableMapping[str, Column]):
         return self.to_python()
 
 
+@functools.lru_cache(maxsize=1024)
+def _compile_query(path: str) -> Any:
+    """Compile a JSONPath once per process. Compiled queries are read-only."""
+    import jsonpath_rfc9535
+
+    return jsonpath_rfc9535.compile(path)
+
+
 class CompiledPath:
     """A compiled JSONPath, with a direct lookup for singular paths such as `$.a[0].b`.
 
@@ -373,7 +382,7 @@ class CompiledPath:
         import jsonpath_rfc9535  # imported on first use: it costs about 30 ms
 
         try:
-            self._query = jsonpath_rfc9535.compile(path)
+            self._query = _compile_query(path)
         except jsonpath_rfc9535.JSONPathError as exc:
             raise InvalidPathError(_describe_syntax_error(path, owner, exc)) from exc
         self.path = path

@@ -205,21 +205,27 @@ def _preview(text: str) -> str:
 
 
 def _depth(document: Any, limit: int) -> int:
-    """Return the nesting depth of `document`, stopping once it passes `limit`."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(document, 1)]
-    while stack:
-        value, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if deepest > limit:
-            return deepest
-        if not isinstance(value, dict | list):
-            continue  # a scalar document, such as 42 or true
-        children = value.values() if isinstance(value, dict) else value
-        stack.extend(
-            (child, depth + 1) for child in children if isinstance(child, dict | list)
-        )
-    return deepest
+    """Return the nesting depth of `document`, stopping once it passes `limit`.
+
+    The walk goes level by level and visits only lists and objects, so a large
+    document of scalars costs one pass over its containers.
+    """
+    depth = 1
+    level = [document] if isinstance(document, dict | list) else []
+    while level:
+        below = [
+            child
+            for value in level
+            for child in (value.values() if isinstance(value, dict) else value)
+            if isinstance(child, dict | list)
+        ]
+        if not below:
+            break
+        depth += 1
+        if depth > limit:
+            break
+        level = below
+    return depth
 
 
 def reject_infinities(

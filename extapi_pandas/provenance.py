@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ __all__ = ["ATTRS_KEY", "CampaignRecord", "campaign_entry", "library_version"]
 ATTRS_KEY = "extapi"
 
 
+@functools.cache
 def library_version() -> str:
     """Return the installed extapi-pandas version, or "unknown" from a source tree."""
     from importlib.metadata import PackageNotFoundError, version

@@ -193,6 +193,24 @@ def test_depth_limit(depth: int, max_depth: int, pattern: str) -> None:
         parse(b"[" * depth + b"]" * depth, max_depth=max_depth)
 
 
+@pytest.mark.parametrize(
+    ("body", "max_depth"),
+    [
+        (b'{"a": [{"b": 1}], "c": 2}', 2),  # objects and lists mixed
+        (b'[1, 2, {"x": [3, [4]]}, "s"]', 3),  # the deep branch comes last
+        (b'{"wide": [1, 2, 3], "deep": {"a": {"b": {"c": 1}}}}', 3),
+    ],
+)
+def test_depth_limit_nested_branches(body: bytes, max_depth: int) -> None:
+    with pytest.raises(InvalidJSON, match=f"max_depth={max_depth}"):
+        parse(body, max_depth=max_depth)
+
+
+@pytest.mark.parametrize("body", [b"42", b'"text"', b"[]", b'{"a": 1}'])
+def test_depth_shallow_documents_accepted(body: bytes) -> None:
+    assert parse(body, max_depth=1).document is not None
+
+
 def test_depth_at_limit_accepted() -> None:
     body = b'{"a":' * 63 + b"[1]" + b"}" * 63
 
