@@ -11,7 +11,15 @@ import pandas as pd
 
 from extapi_pandas.errors import ConfigurationError, TransferError
 
-__all__ = ["JoinKey", "KeyMatcher", "check_key_dtypes", "key_kind", "parse_on"]
+__all__ = [
+    "ArrowKeyMatcher",
+    "JoinKey",
+    "KeyMatcher",
+    "check_key_dtypes",
+    "key_kind",
+    "make_matcher",
+    "parse_on",
+]
 
 
 @dataclass(frozen=True)
@@ -135,22 +143,28 @@ def check_key_dtypes(
 class KeyMatcher:
     """Numbers the audience's distinct keys and finds file keys among them.
 
+    File rows are matched in blocks: the table collects at least `flush_rows` rows
+    before calling `match`. This matcher uses pandas' hash index and matches every
+    chunk as it arrives (`flush_rows` is 1).
+
     Args:
         audience: The audience frame.
         key: The join key.
 
     Attributes:
-        codes: Per audience row, the number of its key among `uniques`; -1 when a
-            key column is missing on that row.
-        uniques: The distinct audience keys (an Index, or a MultiIndex for
-            several key columns).
+        codes: Per audience row, the number of its key group, or -1 when a key column
+            is missing on that row. `ArrowKeyMatcher` also gives -1 when no file
+            row has the key.
+        flush_rows: File rows to collect before calling `match`.
     """
+
+    flush_rows = 1
 
     def __init__(self, audience: pd.DataFrame, key: JoinKey) -> None:
         columns = [audience[name] for name in key.audience]
         if len(columns) == 1:
             codes, uniques = pd.factorize(columns[0], use_na_sentinel=True)
-            self.uniques: pd.Index = pd.Index(uniques)
+            self._uniques: pd.Index = pd.Index(uniques)
             self.codes = codes.astype(np.int64, copy=False)
             return
         missing = np.zeros(len(audience), dtype=bool)
@@ -161,20 +175,154 @@ class KeyMatcher:
         present_codes, uniques_index = combined.factorize()
         self.codes = np.full(len(audience), -1, dtype=np.int64)
         self.codes[present] = present_codes
-        self.uniques = cast(pd.MultiIndex, uniques_index)
+        self._uniques = cast(pd.MultiIndex, uniques_index)
 
-    def positions(self, file_keys: Sequence[pd.Series]) -> np.ndarray[Any, Any]:
-        """Return, per file row, the number of its key among `uniques` (-1: none)."""
-        if len(file_keys) == 1:
-            target: pd.Index = pd.Index(file_keys[0])
+    @property
+    def group_count(self) -> int:
+        """Return the number of key groups. Codes run from 0 to this number minus 1."""
+        return len(self._uniques)
+
+    def match(self, parts: Sequence[Sequence[pd.Series]]) -> np.ndarray[Any, Any]:
+        """Return, per file row, the group of its key (-1: no audience key).
+
+        Args:
+            parts: Per key column, the column's values in one or more pieces.
+        """
+        keys = [pieces[0] if len(pieces) == 1 else _concat(pieces) for pieces in parts]
+        if len(keys) == 1:
+            target: pd.Index = pd.Index(keys[0])
         else:
-            target = pd.MultiIndex.from_arrays(list(file_keys))
-        found: np.ndarray[Any, Any] = self.uniques.get_indexer(target)
+            target = pd.MultiIndex.from_arrays(keys)
+        found: np.ndarray[Any, Any] = self._uniques.get_indexer(target)
         return found.astype(np.int64, copy=False)
+
+    def key_of(self, group: int) -> Any:
+        """Return the key value of a group, for messages."""
+        return _plain(self._uniques[group])
 
     def sample(self, count: int = 3) -> list[Any]:
         """Return up to `count` audience keys, for messages."""
-        return [_plain(value) for value in self.uniques[:count]]
+        return [_plain(value) for value in self._uniques[:count]]
+
+
+class ArrowKeyMatcher(KeyMatcher):
+    """Matches one text key column with pyarrow, one hash pass per block of rows.
+
+    pandas' hash index turns every text key into a Python object, which costs more
+    than the rest of the join. Here each block of file keys and the audience's keys
+    are dictionary-encoded together instead. The block's keys come first, so a code
+    below the block's count of distinct keys means an audience row has a file row.
+    Blocks are at least as long as the audience, so this hashing costs at most
+    twice the hashing of the file's own keys, while memory still follows the
+    audience and the kept rows, not the file.
+
+    Groups are numbered across blocks. A key seen in an earlier block keeps its
+    group, so `match` reports repeated keys across blocks as the pandas matcher
+    does.
+    """
+
+    def __init__(self, audience_keys: pd.Series, flush_rows: int) -> None:
+        self._audience = _arrow_text(audience_keys)
+        self._sample_from = audience_keys
+        self.codes = np.full(len(audience_keys), -1, dtype=np.int64)
+        self.flush_rows = flush_rows
+        self._groups = 0
+
+    @property
+    def group_count(self) -> int:
+        """Return the number of key groups. Codes run from 0 to this number minus 1."""
+        return self._groups
+
+    def match(self, parts: Sequence[Sequence[pd.Series]]) -> np.ndarray[Any, Any]:
+        """Return, per file row, the group of its key (-1: no audience key)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        block = [_arrow_text(piece) for piece in parts[0]]
+        block_chunks = [chunk for array in block for chunk in array.chunks]
+        encoded = pc.dictionary_encode(
+            pa.chunked_array(block_chunks + self._audience.chunks, pa.large_string())
+        )
+        indices = [pc.fill_null(chunk.indices, -1) for chunk in encoded.chunks]
+        split = len(block_chunks)
+        block_codes = _numpy_codes(indices[:split])
+        audience_codes = _numpy_codes(indices[split:])
+        distinct = int(block_codes.max()) + 1 if len(block_codes) else 0
+
+        matched_rows = np.flatnonzero(
+            (audience_codes >= 0) & (audience_codes < distinct)
+        )
+        matched_codes = audience_codes[matched_rows]
+        earlier = self.codes[matched_rows]
+        seen = earlier >= 0
+        fresh_codes = matched_codes[~seen]
+        group_of_code = np.full(distinct + 1, -1, dtype=np.int64)
+        fresh = np.zeros(distinct, dtype=bool)
+        fresh[fresh_codes] = True
+        count = int(fresh.sum())
+        group_of_code[:distinct][fresh] = np.arange(self._groups, self._groups + count)
+        # A key already matched in an earlier block keeps its group.
+        group_of_code[matched_codes[seen]] = earlier[seen]
+        self.codes[matched_rows[~seen]] = group_of_code[fresh_codes]
+        self._groups += count
+        # Code -1 (a missing file key) reads the trailing -1.
+        groups: np.ndarray[Any, Any] = group_of_code[block_codes]
+        return groups
+
+    def key_of(self, group: int) -> Any:
+        """Return the key value of a group, for messages."""
+        row = int(np.flatnonzero(self.codes == group)[0])
+        return _plain(self._sample_from.iloc[row])
+
+    def sample(self, count: int = 3) -> list[Any]:
+        """Return up to `count` audience keys, for messages."""
+        head = self._sample_from.head(1000).dropna()
+        return [_plain(value) for value in pd.unique(head)[:count]]
+
+
+def make_matcher(
+    audience: pd.DataFrame, key: JoinKey, declared: Mapping[str, str], chunk_rows: int
+) -> KeyMatcher:
+    """Return the fastest matcher for the key.
+
+    One text key, in pandas' default pyarrow-backed `str` on the audience side and
+    read as text from the file, is matched with pyarrow. Other keys use pandas.
+    """
+    if len(key.audience) == 1:
+        series = audience[key.audience[0]]
+        dtype = series.dtype
+        file_dtype = declared.get(key.file[0], "str")
+        if (
+            isinstance(dtype, pd.StringDtype)
+            and dtype.storage == "pyarrow"
+            and file_dtype in ("str", "string")
+        ):
+            return ArrowKeyMatcher(series, max(len(audience), chunk_rows))
+    return KeyMatcher(audience, key)
+
+
+def _arrow_text(series: pd.Series) -> Any:
+    """Return a text key column as a pyarrow chunked array of large strings."""
+    import pyarrow as pa
+
+    if not isinstance(series.dtype, pd.StringDtype):
+        series = series.astype("str")  # such as a categorical Parquet column
+    values = series.array.__arrow_array__()
+    if not isinstance(values, pa.ChunkedArray):
+        values = pa.chunked_array([values])
+    if values.type != pa.large_string():
+        values = values.cast(pa.large_string())
+    return values
+
+
+def _numpy_codes(chunks: Sequence[Any]) -> np.ndarray[Any, Any]:
+    if not chunks:
+        return np.zeros(0, dtype=np.int32)
+    return np.concatenate([chunk.to_numpy() for chunk in chunks])
+
+
+def _concat(pieces: Sequence[pd.Series]) -> pd.Series:
+    return pd.concat(list(pieces), ignore_index=True)
 
 
 def _pandas_dtype(name: str) -> Any:

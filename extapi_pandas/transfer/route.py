@@ -8,7 +8,7 @@ import logging
 import ssl
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args, overload
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,7 @@ from extapi_pandas.http.auth import Auth
 from extapi_pandas.options import Guard, Timeout
 from extapi_pandas.provenance import ATTRS_KEY, library_version
 from extapi_pandas.redaction import Redactor, is_sensitive_name
-from extapi_pandas.transfer.keys import JoinKey, KeyMatcher, parse_on
+from extapi_pandas.transfer.keys import JoinKey, KeyMatcher, make_matcher, parse_on
 from extapi_pandas.transfer.remote import HttpSettings, open_http_filesystem
 from extapi_pandas.transfer.sources import FileFormat, FileSet, resolve_sources
 from extapi_pandas.transfer.tables import ReadSpec, Table, make_table
@@ -103,7 +103,7 @@ def enrich_from_file(
             urls, settings, storage_options, redactor
         ),
     )
-    matcher = KeyMatcher(audience, key)
+    matcher = make_matcher(audience, key, spec.declared, chunk_rows)
     table = _read_all(files, spec, matcher, audience, redactor)
     logger.info(
         "read %d row(s) from %d file(s) at %s; %d match an audience key",
@@ -167,6 +167,7 @@ def _read_all(
                 ) as handle,
             ):
                 table.read(handle, file, number)
+        table.flush()
         return table
     finally:
         files.close()
@@ -262,12 +263,38 @@ def _validate(
     return frame, positions
 
 
-def _key_labels(frame: pd.DataFrame, key: JoinKey) -> list[Any]:
+def _key_labels(frame: pd.DataFrame, key: JoinKey) -> Sequence[Any]:
     if not all(name in frame.columns for name in key.file):
         return [None] * len(frame)
-    if len(key.file) == 1:
-        return frame[key.file[0]].tolist()
-    return list(zip(*(frame[name].tolist() for name in key.file), strict=True))
+    return _KeyLabels(frame, key.file)
+
+
+class _KeyLabels(Sequence[Any]):
+    """The file key of each kept row, read only for the rows that failures name.
+
+    Listing every key up front would turn millions of keys into Python objects.
+    """
+
+    def __init__(self, frame: pd.DataFrame, names: tuple[str, ...]) -> None:
+        self._columns = [frame[name] for name in names]
+
+    def __len__(self) -> int:
+        return len(self._columns[0])
+
+    @overload
+    def __getitem__(self, row: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, row: slice) -> list[Any]: ...
+
+    def __getitem__(self, row: int | slice) -> Any:
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(len(self)))]
+        position = row + len(self) if row < 0 else row
+        values = [
+            column.iloc[position : position + 1].tolist()[0] for column in self._columns
+        ]
+        return values[0] if len(values) == 1 else tuple(values)
 
 
 def _validation_error(failures: pd.DataFrame, shown: str) -> ValidationError:
@@ -298,7 +325,11 @@ def _join_rows(
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Return the kept file row of each audience row (-1: none) and the file rows
     chosen when keys repeat."""
-    repeated = pd.Series(positions).duplicated(keep=False).to_numpy()
+    groups = matcher.group_count
+    if not len(positions) or np.bincount(positions, minlength=groups).max() <= 1:
+        repeated = np.zeros(len(positions), dtype=bool)  # the common case, in O(n)
+    else:
+        repeated = pd.Series(positions).duplicated(keep=False).to_numpy()
     if repeated.any() and keep == "raise":
         raise _duplicate_error(positions, repeated, matcher, table, files, key)
     if repeated.any():
@@ -306,7 +337,7 @@ def _join_rows(
         chosen = ~pd.Series(positions).duplicated(keep=kept).to_numpy()
     else:
         chosen = np.ones(len(positions), dtype=bool)
-    row_of_key = np.full(len(matcher.uniques) + 1, -1, dtype=np.int64)
+    row_of_key = np.full(groups + 1, -1, dtype=np.int64)
     row_of_key[positions[chosen]] = np.flatnonzero(chosen)
     # Audience rows without a key have code -1, which reads the trailing -1.
     return row_of_key[matcher.codes], chosen
@@ -325,7 +356,7 @@ def _duplicate_error(
     for position in repeated_keys[:_SHOWN_DUPLICATES]:
         rows = np.flatnonzero(positions == position)
         places = ", ".join(_place(table, files, int(row)) for row in rows[:3])
-        value = matcher.uniques[int(position)]
+        value = matcher.key_of(int(position))
         examples.append(f"{value!r} ({len(rows)} rows: {places})")
     return TransferError(
         f"the file has {int(repeated.sum())} rows for {len(repeated_keys)} audience "

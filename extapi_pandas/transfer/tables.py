@@ -75,6 +75,9 @@ class ReadSpec:
 class Table:
     """Accumulates the kept rows of every file of one source.
 
+    Chunks wait until the matcher's `flush_rows` file rows are pending, then their
+    keys are matched in one call and only the matching rows are kept.
+
     Attributes:
         rows_read: File rows read, kept or not.
         key_sample: The first few file keys read, for messages.
@@ -93,6 +96,8 @@ class Table:
         self._positions: list[np.ndarray[Any, Any]] = []
         self._files: list[np.ndarray[Any, Any]] = []
         self._rows: list[np.ndarray[Any, Any]] = []
+        self._pending: list[tuple[Any, list[pd.Series], int, int]] = []
+        self._pending_rows = 0
 
     def read(self, handle: BinaryIO, file: SourceFile, number: int) -> None:
         """Read one file and keep its matching rows."""
@@ -104,29 +109,55 @@ class Table:
 
     @property
     def positions(self) -> np.ndarray[Any, Any]:
-        """Per kept row, the number of its key among the audience's keys."""
+        """Per kept row, the group of its key (see `KeyMatcher.codes`)."""
         return _concat(self._positions)
+
+    def flush(self) -> None:
+        """Match the pending chunks' keys and keep their matching rows."""
+        if not self._pending:
+            return
+        parts = [
+            [keys[column] for _, keys, _, _ in self._pending]
+            for column in range(len(self.spec.key.file))
+        ]
+        positions = self.matcher.match(parts)
+        offset = 0
+        for data, keys, number, first_row in self._pending:
+            size = len(keys[0])
+            chunk_positions = positions[offset : offset + size]
+            offset += size
+            mask = chunk_positions >= 0
+            kept = np.flatnonzero(mask)
+            self._positions.append(chunk_positions[kept])
+            self._files.append(np.full(len(kept), number, dtype=np.int32))
+            self._rows.append(first_row + kept.astype(np.int64))
+            self._keep(data, mask)
+        self._pending = []
+        self._pending_rows = 0
+
+    def _keep(self, data: Any, mask: np.ndarray[Any, Any]) -> None:
+        """Keep the rows of one chunk where `mask` is set."""
+        raise NotImplementedError
 
     def origin(self, kept_row: int) -> tuple[int, int]:
         """Return (file number, data row within the file) of a kept row."""
         files, rows = _concat(self._files), _concat(self._rows)
         return int(files[kept_row]), int(rows[kept_row])
 
-    def _match(
-        self, keys: list[pd.Series], number: int, first_row: int
-    ) -> np.ndarray[Any, Any]:
-        positions = self.matcher.positions(keys)
-        mask = positions >= 0
-        kept = np.flatnonzero(mask)
-        self._positions.append(positions[kept])
-        self._files.append(np.full(len(kept), number, dtype=np.int32))
-        self._rows.append(first_row + kept.astype(np.int64))
-        self.rows_read += len(mask)
-        if len(self.key_sample) < 3 and len(mask):
+    def _add(
+        self, data: Any, keys: list[pd.Series], number: int, first_row: int
+    ) -> None:
+        """Queue one chunk (`data`) and its key columns, and match once enough wait."""
+        size = len(keys[0])
+        self.rows_read += size
+        if len(self.key_sample) < 3 and size:
             take = 3 - len(self.key_sample)
             rows = zip(*(key.iloc[:take].tolist() for key in keys), strict=True)
             self.key_sample.extend(row[0] if len(row) == 1 else row for row in rows)
-        return mask
+        self._pending.append((data, keys, number, first_row))
+        self._pending_rows += size
+        if self._pending_rows >= self.matcher.flush_rows:
+            self.flush()
 
     def _check_text_keys(self) -> None:
         dtypes = {
@@ -207,14 +238,14 @@ class CsvTable(Table):
                 self._check_columns(seen, file)
                 chunk = _with_partitions(chunk, file)
                 keys = [self._csv_key(chunk, name, file) for name in self.spec.key.file]
-                mask = self._match(keys, number, first_row)
-                self._parts.append(chunk[mask])
+                self._add(chunk, keys, number, first_row)
                 first_row += len(chunk)
         self._check_columns(seen, file)
         self.columns_seen.update(seen)
         self.columns_seen.update(dict.fromkeys(file.partitions))
 
     def finish(self) -> tuple[pd.DataFrame, list[ConversionFailure]]:
+        self.flush()
         names = [
             n
             for n in self.columns_seen
@@ -229,6 +260,9 @@ class CsvTable(Table):
             if name not in declared and name not in self.spec.key.file:
                 frame[name] = infer_text_column(frame[name])
         return apply_declared(frame, declared)
+
+    def _keep(self, data: Any, mask: np.ndarray[Any, Any]) -> None:
+        self._parts.append(data if mask.all() else data[mask])
 
     def _csv_key(self, chunk: pd.DataFrame, name: str, file: SourceFile) -> pd.Series:
         if name in self.spec.declared:
@@ -268,6 +302,7 @@ class JsonTable(Table):
             first_row += len(chunk)
 
     def finish(self) -> tuple[pd.DataFrame, list[ConversionFailure]]:
+        self.flush()
         required = set(self.spec.key.file) | set(self.spec.wanted or ())
         missing = sorted(required - set(self.columns_seen))
         if missing and self.rows_read:
@@ -307,8 +342,10 @@ class JsonTable(Table):
             self._json_key([record.get(name) for record in chunk], name, file)
             for name in self.spec.key.file
         ]
-        mask = self._match(keys, number, first_row)
-        kept = [chunk[i] for i in np.flatnonzero(mask)]
+        self._add(chunk, keys, number, first_row)
+
+    def _keep(self, data: Any, mask: np.ndarray[Any, Any]) -> None:
+        kept = [data[i] for i in np.flatnonzero(mask)]
         needed = self.spec.needed
         names = [n for n in self.columns_seen if needed is None or n in needed]
         for name in names:
@@ -362,8 +399,7 @@ class ParquetTable(Table):
                 self._arrow_key(table.column(name), name, file)
                 for name in self.spec.key.file
             ]
-            mask = self._match(keys, number, first_row)
-            self._tables.append(table.filter(pa.array(mask)))
+            self._add(table, keys, number, first_row)
             first_row += table.num_rows
         if self._empty is None:
             self._empty = _arrow_partitions(
@@ -373,10 +409,16 @@ class ParquetTable(Table):
     def finish(self) -> tuple[pd.DataFrame, list[ConversionFailure]]:
         import pyarrow as pa
 
+        self.flush()
         tables = self._tables or [self._empty]
         table = pa.concat_tables(tables, promote_options="default")
         frame = arrow_to_pandas(table)
         return apply_declared(frame, self.spec.declared)
+
+    def _keep(self, data: Any, mask: np.ndarray[Any, Any]) -> None:
+        import pyarrow as pa
+
+        self._tables.append(data if mask.all() else data.filter(pa.array(mask)))
 
     def _check_parquet_keys(self, schema: Any, file: SourceFile) -> None:
         dtypes: dict[str, str] = {}
