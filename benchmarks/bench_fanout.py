@@ -97,7 +97,7 @@ async def _bare_get(url: str) -> Any:
 
 
 def run_single(
-    body_bytes: int = 20_000, delay_s: float = 0.1, repeat: int = 15
+    body_bytes: int = 20_000, delay_s: float = 0.1, repeat: int = 30
 ) -> Result:
     """P3: one campaign with a schema, against a bare aiohttp GET plus json.loads."""
     import pandera.pandas as pa

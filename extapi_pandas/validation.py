@@ -116,6 +116,7 @@ def validate_frame(
     """
     import pandera.errors
 
+    schema = _without_needless_coercion(schema, frame)
     try:
         # pandera copies the frame unless inplace=True. It gets a shallow copy
         # instead, which is cheaper and keeps `frame` unchanged.
@@ -144,6 +145,34 @@ def validate_frame(
         }
     )
     return frame, failures
+
+
+def _without_needless_coercion(schema: Any, frame: pd.DataFrame) -> Any:
+    """Return `schema`, or a copy that does not coerce when no column needs it.
+
+    The extracted columns usually have their declared dtypes already, and then
+    coercion only costs time. Schemas with an index, a schema-wide dtype or regex
+    column names are returned as they are.
+    """
+    if not schema.coerce or schema.index is not None or schema.dtype is not None:
+        return schema
+    from pandera.engines import pandas_engine
+
+    dtypes = frame.dtypes.to_dict()
+    for name, column in schema.columns.items():
+        if column.regex:
+            return schema
+        if column.dtype is None or name not in dtypes:
+            continue
+        try:
+            matches = column.dtype.check(pandas_engine.Engine.dtype(dtypes[name]))
+        except (TypeError, ValueError):  # a dtype pandera does not know
+            return schema
+        if not matches:
+            return schema
+    relaxed = copy.copy(schema)
+    relaxed.coerce = False
+    return relaxed
 
 
 def _keep_string_dtypes(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
