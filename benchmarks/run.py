@@ -1,5 +1,9 @@
 """Run every benchmark and optionally write the results to docs/benchmarks.md.
 
+Each benchmark runs in a fresh interpreter, so that memory and objects left by one
+(P1 allocates gigabytes) do not slow down the next. The library and its baseline
+still run side by side in that one process.
+
 Usage:
     python -m benchmarks.run              # full sizes, prints a table
     python -m benchmarks.run --write      # also rewrites docs/benchmarks.md
@@ -9,9 +13,12 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
+import json
 import os
 import platform
+import subprocess
 import sys
 from collections.abc import Callable
 
@@ -29,6 +36,7 @@ __all__ = ["main"]
 DOC = ROOT / "docs" / "benchmarks.md"
 START = "<!-- results: start -->"
 END = "<!-- results: end -->"
+_RESULT_MARK = "benchmark-result: "
 
 
 def _benchmarks(smoke: bool) -> list[tuple[str, Callable[[], Result]]]:
@@ -57,6 +65,28 @@ def _benchmarks(smoke: bool) -> list[tuple[str, Callable[[], Result]]]:
         ("P5", bench_file_join.run),
         ("P6", bench_per_row.run),
     ]
+
+
+def _run_isolated(benchmark_id: str, smoke: bool) -> Result:
+    """Run one benchmark in a fresh interpreter and return its result."""
+    command = [sys.executable, "-m", "benchmarks.run", "--one", benchmark_id]
+    if smoke:
+        command.append("--smoke")
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    lines = [
+        line[len(_RESULT_MARK) :]
+        for line in done.stdout.splitlines()
+        if line.startswith(_RESULT_MARK)
+    ]
+    if done.returncode != 0 or not lines:
+        sys.stderr.write(done.stderr)
+        raise RuntimeError(
+            f"benchmark {benchmark_id} failed with exit code {done.returncode}, and "
+            "its error output is printed above"
+        )
+    return Result(**json.loads(lines[-1]))
 
 
 def _machine() -> str:
@@ -111,13 +141,19 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="ids to run, such as P1 P3 (default: all)",
     )
+    # Internal: run one benchmark in this process and print its result as JSON.
+    parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.one:
+        result = dict(_benchmarks(args.smoke))[args.one]()
+        print(_RESULT_MARK + json.dumps(dataclasses.asdict(result)), flush=True)
+        return 0
     results = []
-    for benchmark_id, run in _benchmarks(args.smoke):
+    for benchmark_id, _ in _benchmarks(args.smoke):
         if args.only and benchmark_id not in args.only:
             continue
         print(f"running {benchmark_id} ...", file=sys.stderr, flush=True)
-        results.append(run())
+        results.append(_run_isolated(benchmark_id, args.smoke))
     print(_table(results))
     if args.write and not args.smoke:
         _write(results, "python -m benchmarks.run --write")
