@@ -244,9 +244,11 @@ class ArrowKeyMatcher(KeyMatcher):
             pa.chunked_array(block_chunks + self._audience.chunks, pa.large_string())
         )
         indices = [pc.fill_null(chunk.indices, -1) for chunk in encoded.chunks]
-        split = len(block_chunks)
-        block_codes = _numpy_codes(indices[:split])
-        audience_codes = _numpy_codes(indices[split:])
+        # Split by rows, not chunks: pyarrow drops empty chunks (a CSV part with
+        # only a header gives one), which would shift a split by chunk count.
+        codes = _numpy_codes(indices)
+        block_rows = sum(len(chunk) for chunk in block_chunks)
+        block_codes, audience_codes = codes[:block_rows], codes[block_rows:]
         distinct = int(block_codes.max()) + 1 if len(block_codes) else 0
 
         matched_rows = np.flatnonzero(
