@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import random
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from yarl import URL
 
 from extapi_pandas.errors import ConfigurationError
 
@@ -146,8 +150,12 @@ class Guard:
     Args:
         allow_http: Allow plain HTTP to hosts other than loopback.
         allow_link_local: Allow link-local and cloud metadata addresses.
-        follow_redirects: Follow 3xx redirects (same host, never HTTPS to HTTP).
+        follow_redirects: Follow 3xx redirects, but never from HTTPS to HTTP, and
+            only to the host and port of the first request or to `redirect_hosts`.
         max_redirects: Redirects followed at most, when following is on.
+        redirect_hosts: Other hosts that redirects may lead to when
+            `follow_redirects` is on, as `"host"` (any port) or `"host:port"`.
+            Credentials still go only to the origin of the first request.
         max_bytes: Maximum response body, counted after decompression.
         max_request_bytes: Maximum request body.
         max_depth: Maximum nesting depth of the JSON response.
@@ -166,6 +174,7 @@ class Guard:
     allow_link_local: bool = False
     follow_redirects: bool = False
     max_redirects: int = 5
+    redirect_hosts: tuple[str, ...] = ()
     max_bytes: int = 5 * MIB
     max_request_bytes: int = 5 * MIB
     max_depth: int = 64
@@ -187,6 +196,7 @@ class Guard:
         object.__setattr__(
             self, "allow_infinity", _column_set("allow_infinity", self.allow_infinity)
         )
+        object.__setattr__(self, "redirect_hosts", _redirect_hosts(self.redirect_hosts))
         for name in ("max_redirects", "max_bytes", "max_request_bytes", "max_depth"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
@@ -198,6 +208,15 @@ class Guard:
     def replace(self, **changes: Any) -> Guard:
         """Return a copy with `changes` applied."""
         return dataclasses.replace(self, **changes)
+
+    def allows_redirect_to(self, url: URL) -> bool:
+        """Return True when `redirect_hosts` lists the host (and port) of `url`."""
+        host = (url.raw_host or "").lower().rstrip(".")
+        for entry in self.redirect_hosts:
+            allowed_host, allowed_port = _split_host_port(entry)
+            if allowed_host == host and allowed_port in (None, url.port):
+                return True
+        return False
 
     def allows_infinity(self, column: str) -> bool:
         """Return True when `column` may hold an infinite value."""
@@ -219,6 +238,71 @@ def _column_set(name: str, value: Any) -> bool | frozenset[str]:
         f"Guard.{name} must be True, False or a collection of column names, got "
         f"{value!r}"
     )
+
+
+# Host names after IDNA encoding: dot-separated labels of letters, digits, "-" and
+# "_" (the underscore is not valid in host names, but some internal names use it).
+_HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
+
+
+def _redirect_hosts(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise ConfigurationError(
+            "Guard.redirect_hosts must be a list of host names, such as "
+            f"['cdn.example.com'] or ['files.example.com:8443'], got {value!r}"
+        )
+    hosts: list[str] = []
+    for entry in value:
+        host = _normalized_host(entry)
+        if host not in hosts:
+            hosts.append(host)
+    return tuple(hosts)
+
+
+def _normalized_host(entry: Any) -> str:
+    """Return `entry` as a lower-case, IDNA-encoded `host` or `host:port`."""
+    if not isinstance(entry, str):
+        raise ConfigurationError(
+            f"Guard.redirect_hosts must contain host names as strings, got {entry!r}"
+        )
+    host, port = _split_host_port(entry)
+    bracketed = f"[{host}]" if ":" in host else host
+    return bracketed if port is None else f"{bracketed}:{port}"
+
+
+def _split_host_port(entry: str) -> tuple[str, int | None]:
+    """Split a host entry into its host and its port (None for any port)."""
+    text = entry.strip()
+    invalid = ConfigurationError(
+        f"Guard.redirect_hosts entry {entry!r} is not a host name or IP address "
+        "with an optional port; write it like 'cdn.example.com', "
+        "'cdn.example.com:8443' or '[2001:db8::1]:8443', without a scheme, path "
+        "or wildcard"
+    )
+    try:
+        return ipaddress.ip_address(text).compressed, None  # IPv6 without brackets
+    except ValueError:
+        pass
+    try:
+        parsed = URL(f"//{text}")
+    except ValueError:
+        raise invalid from None
+    host = (parsed.raw_host or "").lower().rstrip(".")
+    if (
+        not text
+        or parsed.user is not None
+        or parsed.path not in ("", "/")
+        or parsed.query_string
+        or parsed.fragment
+        or parsed.explicit_port == 0
+    ):
+        raise invalid
+    try:
+        host = ipaddress.ip_address(host).compressed
+    except ValueError:
+        if not _HOST_NAME.fullmatch(host):
+            raise invalid from None
+    return host, parsed.explicit_port
 
 
 GUARD_FIELDS = frozenset(f.name for f in dataclasses.fields(Guard))

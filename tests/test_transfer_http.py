@@ -188,11 +188,80 @@ def test_other_host_redirect_rejected(serve: Serve) -> None:
         raise web.HTTPFound(target.url("/footfall.csv"))
 
     server = serve({"* /old.csv": elsewhere})
-    with pytest.raises(GuardError, match="another host"):
+    with pytest.raises(RedirectError) as caught:
         postal_audience().extapi.enrich_from_file(
             server.url("/old.csv"), on="postal_code", follow_redirects=True
         )
+    message = str(caught.value)
+    assert f"another host (127.0.0.1:{target.port})" in message
+    assert f"than the first request (127.0.0.1:{server.port})" in message
+    assert f"redirect_hosts=['127.0.0.1:{target.port}']" in message
     assert sum(target.app[HITS].values()) == 0
+
+
+class HeaderLog:
+    """Serves the footfall file and records the headers and query of each request."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, str]] = []
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.seen.append({**request.headers, **request.query})
+        return web.Response(body=FOOTFALL_CSV, content_type="text/csv")
+
+
+@pytest.mark.parametrize(
+    ("options", "query"),
+    [
+        ({"auth": BearerToken(TOKEN)}, ""),
+        ({"storage_options": {"headers": {"X-Api-Key": TOKEN}}}, ""),
+        ({"auth": ApiKey(TOKEN, name="api_key", location="query")}, "?x=1"),
+    ],
+    ids=["bearer", "storage-header", "echoed-query-key"],
+)
+def test_allowed_host_gets_no_credentials(
+    serve: Serve, options: dict[str, object], query: str
+) -> None:
+    log = HeaderLog()
+    target = serve({"* /footfall.csv": log.handle})
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        # The source echoes its query, and with it a query API key, if any.
+        echoed = f"?{request.query_string}" if query else ""
+        raise web.HTTPFound(target.url("/footfall.csv") + echoed)
+
+    server = serve({"* /old.csv": elsewhere})
+    enriched = postal_audience().extapi.enrich_from_file(
+        server.url("/old.csv"),
+        on="postal_code",
+        follow_redirects=True,
+        redirect_hosts=[f"127.0.0.1:{target.port}"],
+        **options,
+    )
+    assert enriched["footfall_index"].tolist() == [1.35, 0.42]
+    assert log.seen != []
+    assert all(TOKEN not in value for seen in log.seen for value in seen.values())
+
+
+def test_file_route_keeps_max_redirects_zero(serve: Serve) -> None:
+    server = serve({"* /old.csv": to_footfall, "* /footfall.csv": footfall})
+    with pytest.raises(RedirectError, match=r"max_redirects=0"):
+        postal_audience().extapi.enrich_from_file(
+            server.url("/old.csv"),
+            on="postal_code",
+            follow_redirects=True,
+            max_redirects=0,
+        )
+    assert server.app[HITS]["/footfall.csv"] == 0
+
+
+def test_file_route_invalid_redirect_hosts(serve: Serve) -> None:
+    server = serve({"* /footfall.csv": footfall})
+    with pytest.raises(ConfigurationError, match=r"must be a list of host names"):
+        postal_audience().extapi.enrich_from_file(
+            server.url("/footfall.csv"), on="postal_code", redirect_hosts="127.0.0.1"
+        )
+    assert server.app[HITS]["/footfall.csv"] == 0
 
 
 @pytest.mark.parametrize(

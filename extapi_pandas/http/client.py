@@ -388,7 +388,9 @@ class Fetcher:
                 headers.update(credentials.headers)
             check_url(url, self._api.guard, campaign=call.campaign)
             visited.add(str(hop.url))
-            response = await self._exchange(call, hop.method, url, headers, hop.body)
+            response = await self._exchange(
+                call, hop.method, url, headers, hop.body, cookies=hop.credentials
+            )
             if response.status not in REDIRECT_STATUSES:
                 return response
             hop = next_hop(
@@ -411,13 +413,23 @@ class Fetcher:
         url: URL,
         headers: Mapping[str, str],
         body: bytes | None,
+        *,
+        cookies: bool = True,
     ) -> Response:
         assert self._session is not None, "Fetcher used outside 'async with'"
         shown = self._redactor.url(url)
         began = time.monotonic()
+        # The cookie jar matches cookies by host name only, so a redirect to
+        # another port of the same name would get them without this middleware.
+        middlewares = () if cookies else (_without_cookies,)
         try:
             async with self._session.request(
-                method, url, headers=headers, data=body, allow_redirects=False
+                method,
+                url,
+                headers=headers,
+                data=body,
+                allow_redirects=False,
+                middlewares=middlewares,
             ) as raw:
                 content, wire = await read_body(
                     raw,
@@ -477,6 +489,13 @@ class Fetcher:
             retry_after = parse_retry_after(response.headers.get("retry-after"))
             raise RetryableFailure(error, retry_after=retry_after)
         raise error
+
+
+async def _without_cookies(
+    request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    request.headers.popall("Cookie", None)
+    return await handler(request)
 
 
 def _append(error: ExtapiError, sentence: str) -> None:

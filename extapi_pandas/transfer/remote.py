@@ -13,8 +13,9 @@ from yarl import URL
 from extapi_pandas.errors import ConfigurationError, GuardError, RedirectError
 from extapi_pandas.http.auth import Auth, PreparedAuth, TokenReply
 from extapi_pandas.http.guard import GuardedResolver, check_url
+from extapi_pandas.http.redirects import check_redirect_host, host_key
 from extapi_pandas.options import Guard, Timeout
-from extapi_pandas.redaction import Redactor
+from extapi_pandas.redaction import Redactor, is_sensitive_name
 
 __all__ = ["HttpSettings", "check_source_url", "open_http_filesystem"]
 
@@ -67,8 +68,14 @@ class _SessionTransport:
     ) -> TokenReply:
         target = URL(url)
         check_url(target, self._guard)
+        # The session middleware is left out because it would strip the client
+        # credentials from a token endpoint on another origin than the files.
         async with self._session.post(
-            target, data=dict(form), headers=dict(headers), allow_redirects=False
+            target,
+            data=dict(form),
+            headers=dict(headers),
+            allow_redirects=False,
+            middlewares=(),
         ) as response:
             body = await response.content.read(_MAX_TOKEN_REPLY_BYTES)
             return _TokenReply(response.status, body, self._redactor.url(target))
@@ -97,8 +104,10 @@ def open_http_filesystem(
     """Build an fsspec `HTTPFileSystem` whose session enforces the guard rails.
 
     Every request, redirects included, passes `check_url`, and every resolved
-    address passes the link-local check. Only same-host redirects are followed,
-    and only with `follow_redirects`. Auth headers go only to the hosts of `urls`.
+    address passes the link-local check. Redirects are followed only with
+    `follow_redirects`, and only to the hosts and ports of `urls` or to
+    `redirect_hosts`. Credentials go only to the origins of `urls`, so requests
+    to other origins lose credential headers, userinfo and secret query values.
 
     Returns:
         The file system, and a function that closes its session.
@@ -177,7 +186,9 @@ class _SessionState:
         self, request: aiohttp.ClientRequest, handler: Any
     ) -> aiohttp.ClientResponse:
         check_url(request.url, self.settings.guard)
-        if self.prepared is not None and _origin(request.url) in self.origins:
+        if _origin(request.url) not in self.origins:
+            _strip_credentials(request, self.redactor)
+        elif self.prepared is not None:
             request.headers.update(self.prepared.headers)
             if self.prepared.params:
                 request.url = request.url.extend_query(dict(self.prepared.params))
@@ -191,14 +202,22 @@ class _SessionState:
         return response
 
     def _check_redirect(self, url: URL, response: aiohttp.ClientResponse) -> None:
+        guard = self.settings.guard
         shown = self.redactor.url(url)
         location = response.headers.get("Location")
-        if not self.settings.guard.follow_redirects:
+        if not guard.follow_redirects:
             raise RedirectError(
                 f"{shown} returned {response.status}, a redirect to "
                 f"{self.redactor.text(location or '(no Location)')}; redirects are "
                 "not followed by default. Use the final URL, or pass "
                 "follow_redirects=True"
+            )
+        if guard.max_redirects == 0:
+            # aiohttp 3.14 reads max_redirects=0 as "no limit", so it is kept here.
+            raise RedirectError(
+                f"{shown} returned {response.status}, a redirect, but "
+                "max_redirects=0 allows none. Use the final URL, or raise "
+                "max_redirects"
             )
         if not location:
             return
@@ -208,17 +227,39 @@ class _SessionState:
                 f"{shown} redirects from HTTPS to {self.redactor.url(target)}, which "
                 "would expose the request; this is never followed"
             )
-        if _origin(target) != _origin(url):
-            raise GuardError(
-                f"{shown} redirects to another host ({target.host}:{target.port}); "
-                "only same-host redirects are followed, so that credentials never "
-                "reach another host. Use that host's URL directly"
-            )
-        check_url(target, self.settings.guard)
+        check_url(target, guard)
+        check_redirect_host(
+            target,
+            {(host, port) for _, host, port in self.origins},
+            guard,
+            prefix=f"{shown} responded with {response.status}",
+            redactor=self.redactor,
+        )
 
 
-def _origin(url: URL) -> tuple[Any, ...]:
-    return (url.scheme, (url.host or "").lower(), url.port)
+def _origin(url: URL) -> tuple[str | None, str, int | None]:
+    return (url.scheme, *host_key(url))
+
+
+def _strip_credentials(request: aiohttp.ClientRequest, redactor: Redactor) -> None:
+    """Remove credential headers, userinfo and secret query values from `request`.
+
+    aiohttp 3.14 drops only Authorization, Cookie and Proxy-Authorization when a
+    redirect changes the origin, so headers from `storage_options`, such as an
+    API key, would go along.
+    """
+    for name in set(request.headers):
+        values = request.headers.getall(name)
+        if is_sensitive_name(name) or any(redactor.text(v) != v for v in values):
+            request.headers.popall(name, None)
+    url = request.url
+    if url.query and any(redactor.text(v) != v for v in url.query.values()):
+        url = url.with_query(
+            [(name, v) for name, v in url.query.items() if redactor.text(v) == v]
+        )
+    if url.user is not None:
+        url = url.with_user(None)
+    request.url = url
 
 
 def _ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext | bool:

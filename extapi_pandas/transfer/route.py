@@ -41,7 +41,13 @@ logger = logging.getLogger(__name__)
 
 Keep = Literal["raise", "first", "last"]
 OnConflict = Literal["raise", "overwrite", "suffix"]
-_GUARD_OPTIONS = ("allow_http", "allow_link_local", "follow_redirects", "max_redirects")
+_GUARD_OPTIONS = (
+    "allow_http",
+    "allow_link_local",
+    "follow_redirects",
+    "max_redirects",
+    "redirect_hosts",
+)
 _SHOWN_FAILURES = 5
 _SHOWN_DUPLICATES = 3
 
