@@ -314,7 +314,8 @@ class ExternalAPI:
             return self.verify
         if isinstance(self.verify, str):
             try:
-                return ssl.create_default_context(cafile=self.verify)
+                cafile = os.path.expanduser(self.verify)
+                return ssl.create_default_context(cafile=cafile)
             except (OSError, ssl.SSLError) as exc:
                 raise ConfigurationError(
                     f"verify={self.verify!r} is not a readable PEM file of CA "
@@ -353,7 +354,9 @@ class ExternalAPI:
         (`token = { env = "OFFERS_TOKEN" }`), read when the file is loaded. A
         schema is an import path (`schema = "package.module:Model"`) or inline
         checks per column (`[schema.columns.price]` with `dtype`, `nullable`,
-        `ge`, `le`, `gt`, `lt`, `isin`, `str_matches`, `unique`).
+        `ge`, `le`, `gt`, `lt`, `isin`, `str_matches`, `unique`). Relative file
+        paths (`verify`, the cache `path`, `replay`) are resolved against the
+        folder of the file, not the working directory.
 
         Raises:
             ConfigurationError: The file is missing or invalid; an unknown key is
@@ -370,7 +373,9 @@ class ExternalAPI:
         """Write the definition to a TOML activity file that `from_toml` reads.
 
         Options at their defaults are left out, and secrets are written as the
-        environment variables they were read from, never as values.
+        environment variables they were read from, never as values. Relative file
+        paths are written relative to the folder of `path`, so that they name the
+        same files when the activity is loaded again.
 
         Raises:
             ConfigurationError: A secret was given as a literal rather than with

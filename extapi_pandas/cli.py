@@ -242,7 +242,9 @@ def _add_preview(commands: Any) -> None:
         help="make one test call for one campaign and show the response",
         description="Send the activity's request for one campaign of AUDIENCE and "
         "print the request (credentials masked), the response size, the inferred "
-        "columns and the first extracted rows. Nothing is written.",
+        "columns and the first extracted rows. The activity's recording (in replay "
+        "mode) or cache serves the response when it holds one, and the output "
+        "says so. Nothing is written.",
     )
     preview.add_argument(
         "audience",
@@ -260,6 +262,13 @@ def _add_preview(commands: Any) -> None:
         "--json",
         action="store_true",
         help="also print the response JSON (cut after 20,000 characters)",
+    )
+    preview.add_argument(
+        "--replay",
+        metavar="FILE",
+        help="recording file: take the response from it without any network when "
+        "it exists, otherwise send the request; replaces the activity's replay, "
+        "and a preview never writes a recording",
     )
     preview.set_defaults(run=_run_preview)
 

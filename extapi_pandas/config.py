@@ -9,7 +9,8 @@ import re
 import ssl
 import tomllib
 from collections.abc import Callable, Mapping
-from pathlib import Path
+from functools import partial
+from pathlib import Path, PurePath
 from typing import Any
 
 from extapi_pandas.activity import ExternalAPI
@@ -72,6 +73,11 @@ _OPTION_GROUPS: dict[str, type[Any]] = {
     "per_profile": PerProfileLimits,
     "payload": Payload,
 }
+# Options that name a file. A string value of the first group is a path, and a
+# table value of the second contains a path under the key `path`. A string value
+# of `cache` is a time to live, never a path.
+_PATH_STRINGS = ("verify", "replay")
+_PATH_TABLES = ("cache", "replay")
 _HEADER = """\
 # extapi-pandas activity: load it with ExternalAPI.from_toml(path), or run it with
 #   extapi-pandas enrich AUDIENCE --config {name} --out OUT
@@ -100,6 +106,14 @@ class SecretText(str):
         return repr(Secret(str(self), env=self.env))
 
 
+class _FilePath(str):
+    """A path that an activity file gave relative to its folder, made absolute.
+
+    Saving the activity again writes it relative to the new file's folder, so a
+    file that is loaded and saved keeps its relative paths.
+    """
+
+
 def _defaults() -> dict[str, Any]:
     defaults = {}
     for spec in dataclasses.fields(ExternalAPI):
@@ -119,11 +133,20 @@ class ConfigSource:
     Args:
         path: The file name shown in messages, or None for a dict.
         text: The TOML text, or None.
+        folder: The folder that relative file paths in the configuration are
+            resolved against; None leaves them relative to the working directory.
     """
 
-    def __init__(self, path: str | None = None, text: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str | None = None,
+        text: str | None = None,
+        *,
+        folder: str | None = None,
+    ) -> None:
         self.path = path
         self.text = text
+        self.folder = folder
 
     def where(self, *keys: str) -> str:
         """Return the dotted key and its line, as in `auth.token (line 9 of a.toml)`."""
@@ -158,11 +181,19 @@ class ConfigSource:
 # Saving
 
 
-def api_to_dict(api: ExternalAPI) -> dict[str, Any]:
+def api_to_dict(api: ExternalAPI, *, folder: str | None = None) -> dict[str, Any]:
     """Return the definition as plain data, as `to_toml` writes it.
 
     Options at their defaults are left out. Secrets become environment-variable
     references `{"env": "NAME"}`.
+
+    Args:
+        api: The definition.
+        folder: The folder of the file the data goes to. A relative file path,
+            or one that an activity file gave as relative, is then written
+            relative to it and names the same file. Absolute paths and paths
+            that start with `~` are kept. None keeps every path as the
+            definition holds it.
 
     Raises:
         ConfigurationError: A secret was given as a literal value (read it with
@@ -177,7 +208,44 @@ def api_to_dict(api: ExternalAPI) -> dict[str, Any]:
         writer = _WRITERS.get(name, _plain)
         data[name] = writer(value, name)
     _reject_secret_values(api, data)
-    return data
+    if folder is None:
+        return _map_file_paths(data, str)
+    return _map_file_paths(data, partial(_path_for_file, folder=folder))
+
+
+def _map_file_paths(
+    data: Mapping[str, Any], convert: Callable[[str], str]
+) -> dict[str, Any]:
+    """Return a copy of `data` with `convert` applied to each file path in it."""
+    out = dict(data)
+    for name in _PATH_STRINGS:
+        if isinstance(out.get(name), str):
+            out[name] = convert(out[name])
+    for name in _PATH_TABLES:
+        table = out.get(name)
+        if isinstance(table, Mapping) and isinstance(table.get("path"), str):
+            out[name] = {**table, "path": convert(table["path"])}
+    return out
+
+
+def _path_for_file(path: str, folder: str) -> str:
+    """Return `path` as a file in `folder` stores it, relative to `folder` if it can."""
+    if not path or path.startswith("~"):
+        return path
+    if os.path.isabs(path) and not isinstance(path, _FilePath):
+        return path
+    try:
+        relative = os.path.relpath(os.path.abspath(path), folder)
+    except ValueError:  # on Windows, a path on another drive has no relative form
+        return os.path.abspath(path)
+    return PurePath(relative).as_posix()
+
+
+def _path_from_file(path: str, folder: str) -> str:
+    """Return a path read from a file in `folder`, resolved against that folder."""
+    if not path or path.startswith("~") or os.path.isabs(path):
+        return path
+    return _FilePath(os.path.normpath(os.path.join(folder, path)))
 
 
 def _is_default(name: str, value: Any) -> bool:
@@ -297,13 +365,13 @@ def _group_to_config(value: Any, name: str) -> dict[str, Any]:
     }
 
 
-def _verify_to_config(value: Any, name: str) -> str:
+def _verify_to_config(value: Any, name: str) -> Any:
     if isinstance(value, ssl.SSLContext):
         raise ConfigurationError(
             "verify= is an ssl.SSLContext, which an activity file cannot hold; pass "
             "verify='path/to/ca-bundle.pem' instead"
         )
-    return str(value)
+    return value  # a path, possibly a _FilePath that api_to_dict converts
 
 
 def _cache_to_config(cache: Cache, name: str) -> Any:
@@ -351,8 +419,15 @@ def _reject_secret_values(api: ExternalAPI, data: Mapping[str, Any]) -> None:
             )
 
 
-def dump_toml(api: ExternalAPI, *, name: str = "ACTIVITY.toml") -> str:
+def dump_toml(
+    api: ExternalAPI, *, name: str = "ACTIVITY.toml", folder: str | None = None
+) -> str:
     """Return the definition as TOML text, with a comment naming the variables to set.
+
+    Args:
+        api: The definition.
+        name: The file name shown in the comment.
+        folder: The folder of the file the text goes to, as for `api_to_dict`.
 
     Raises:
         ConfigurationError: As `api_to_dict`, or a value is None somewhere TOML
@@ -360,7 +435,7 @@ def dump_toml(api: ExternalAPI, *, name: str = "ACTIVITY.toml") -> str:
     """
     import tomli_w
 
-    data = api_to_dict(api)
+    data = api_to_dict(api, folder=folder)
     _reject_nulls(data, ())
     header = _HEADER.format(name=name)
     variables = sorted(set(_env_names(data)))
@@ -394,10 +469,14 @@ def _env_names(value: Any) -> list[str]:
 def save_toml(api: ExternalAPI, path: str | os.PathLike[str]) -> None:
     """Write the definition to a TOML file.
 
+    Relative file paths are written relative to the file's folder, naming the
+    same files as the definition does.
+
     Raises:
         ConfigurationError: As `dump_toml`, or the file cannot be written.
     """
-    text = dump_toml(api, name=Path(path).name)
+    folder = os.path.dirname(os.path.abspath(path))
+    text = dump_toml(api, name=Path(path).name, folder=folder)
     try:
         Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:
@@ -411,6 +490,9 @@ def save_toml(api: ExternalAPI, path: str | os.PathLike[str]) -> None:
 
 def load_toml(path: str | os.PathLike[str]) -> ExternalAPI:
     """Read a definition from a TOML file written by `save_toml` or by hand.
+
+    Relative file paths in it (`verify`, `cache.path`, `replay`) are resolved
+    against the file's folder.
 
     Raises:
         ConfigurationError: The file is missing or not TOML, a key is unknown (the
@@ -428,7 +510,8 @@ def load_toml(path: str | os.PathLike[str]) -> ExternalAPI:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{shown} is not valid TOML: {exc}") from exc
-    return api_from_dict(data, source=ConfigSource(shown, text))
+    folder = os.path.dirname(os.path.abspath(shown))
+    return api_from_dict(data, source=ConfigSource(shown, text, folder=folder))
 
 
 def api_from_dict(
@@ -438,7 +521,8 @@ def api_from_dict(
 
     Args:
         data: The plain data; secrets as `{"env": "NAME"}` (or `Secret` objects).
-        source: The file it was read from, to give line numbers in errors.
+        source: The file it was read from, to give line numbers in errors and
+            the folder that relative file paths are resolved against.
 
     Raises:
         ConfigurationError: A key is unknown, a value is invalid, or an
@@ -450,6 +534,8 @@ def api_from_dict(
     source.check_keys(data, API_KEYS, ())
     if "url" not in data:
         raise source.error((), 'the activity has no url; add url = "https://..."')
+    if source.folder is not None:
+        data = _map_file_paths(data, partial(_path_from_file, folder=source.folder))
     options = {}
     for name, value in data.items():
         reader = _READERS.get(name)

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Iterable
 from collections.abc import Mapping as AnyMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -22,7 +22,11 @@ from extapi_pandas.mapping import Column, CompiledPath, Mapping
 from extapi_pandas.parse import NO_CONTENT, parse_body
 from extapi_pandas.plan import CampaignRequest, make_plan
 from extapi_pandas.redaction import Redactor
+from extapi_pandas.replay import fetch_stage
 from extapi_pandas.runner import run_sync
+
+if TYPE_CHECKING:
+    from extapi_pandas.http.client import Response
 
 __all__ = [
     "InferredColumn",
@@ -41,6 +45,7 @@ DISPLAY_CHARS = 20_000
 _TREE_NODES = 600
 _TREE_ITEMS = 50
 _SAMPLE_ROWS = 5
+ResponseSource = Literal["network", "cache", "recording"]
 # The pipeline needs at least one column; a preview without columns= reads the
 # whole document into this one and shows the inferred mapping instead.
 _WHOLE_DOCUMENT = {"_document": "$"}
@@ -135,7 +140,8 @@ class Preview:
 
     Shows as HTML in a notebook (a collapsible JSON tree and the inferred columns).
     Only `document` contains response data unredacted, and no attribute contains
-    a secret of the request.
+    a secret of the request. The repr and the HTML state when the response came
+    from the cache or from a recording rather than from the network.
 
     Attributes:
         campaign: The campaign key the call was made for.
@@ -146,8 +152,13 @@ class Preview:
         auth: The auth scheme's description, such as `"BearerToken"`, or None.
         body: The request body as text, credentials masked, or None.
         status: The HTTP status of the response.
-        elapsed_s: Seconds from the first attempt to the end of the body.
-        attempts: Requests sent, retries included.
+        elapsed_s: Seconds from the first attempt to the end of the body. For a
+            response from the cache or a recording, it is the time to read it.
+        attempts: Requests sent, retries included; 0 when nothing was sent.
+        response_source: Where the response came from: `"network"`, `"cache"`
+            (a live entry of `cache=`) or `"recording"` (the `replay=` file).
+        fetched_at: When the response arrived from the API, UTC, ISO 8601; for
+            the cache or a recording, when it was first fetched.
         content_type: The response's Content-Type header, or None.
         response_bytes: Size of the decompressed body.
         document: The parsed JSON response; None for an empty (204) response.
@@ -170,6 +181,8 @@ class Preview:
     status: int
     elapsed_s: float
     attempts: int
+    response_source: ResponseSource
+    fetched_at: str
     content_type: str | None
     response_bytes: int
     document: Any
@@ -223,11 +236,21 @@ class Preview:
         """
         return enrich_code(self.options(), frame=frame, result=result)
 
+    def source_text(self) -> str:
+        """Return where the response came from: `from the cache (fetched at ...)`.
+
+        For a response from the network, return the time of the call instead, as
+        in `in 12 ms`.
+        """
+        if self.response_source == "network":
+            return f"in {self.elapsed_s * 1000:.0f} ms"
+        return f"from the {self.response_source} (fetched at {self.fetched_at})"
+
     def __repr__(self) -> str:
         lines = [
             f"Preview of campaign {self.campaign!r} ({self.profiles} profiles): "
-            f"{self.method} {self.url} -> HTTP {self.status} in "
-            f"{self.elapsed_s * 1000:.0f} ms, {self.response_bytes:,} bytes",
+            f"{self.method} {self.url} -> HTTP {self.status} {self.source_text()}, "
+            f"{self.response_bytes:,} bytes",
         ]
         lines.extend(f"  note: {note}" for note in self.notes)
         lines.append("  columns:")
@@ -262,8 +285,8 @@ class Preview:
         return (
             f"<div><b>Campaign {html.escape(repr(self.campaign))}</b> "
             f"({self.profiles:,} profiles): {html.escape(self.method)} "
-            f"<code>{html.escape(self.url)}</code> → <b>HTTP {self.status}</b> in "
-            f"{self.elapsed_s * 1000:.0f} ms, {self.response_bytes:,} bytes, "
+            f"<code>{html.escape(self.url)}</code> → <b>HTTP {self.status}</b> "
+            f"{html.escape(self.source_text())}, {self.response_bytes:,} bytes, "
             f"{self.attempts} attempt(s)</div>{notes}"
         )
 
@@ -309,7 +332,10 @@ def preview(
     """Make one call for one campaign through the pipeline's plan and fetch stages.
 
     Guard rails, timeouts, retries and auth apply as in `enrich`. Works inside a
-    running event loop (a Jupyter cell), like `enrich`.
+    running event loop (a Jupyter cell), like `enrich`. The response comes from
+    the same place as in `enrich`: a recording in replay mode (nothing is sent),
+    else a live cache entry, else the network. A preview writes neither the
+    recording nor the cache.
 
     Args:
         audience: The audience frame.
@@ -347,8 +373,6 @@ async def preview_async(
             included), for `Preview.to_code`.
         campaign_value: The campaign key to call for; None takes the first one.
     """
-    from extapi_pandas.http.client import Fetcher
-
     redactor = api.redactor()
     plan = make_plan(audience, api)
     request = _pick_request(plan.requests, campaign_value, api)
@@ -359,7 +383,7 @@ async def preview_async(
         redactor.url(request.url),
     )
     try:
-        async with Fetcher(api, redactor, ssl_context=api.ssl_context()) as fetcher:
+        async with fetch_stage(api, redactor, write_recording=False) as fetcher:
             response = await fetcher.fetch(request)
         parsed = parse_body(
             response.body,
@@ -387,6 +411,8 @@ async def preview_async(
         status=response.status,
         elapsed_s=response.elapsed,
         attempts=response.attempts,
+        response_source=_response_source(response),
+        fetched_at=response.fetched_at,
         content_type=response.content_type,
         response_bytes=len(response.body),
         document=document,
@@ -397,6 +423,14 @@ async def preview_async(
         _options=dict(user_options),
         _redactor=redactor,
     )
+
+
+def _response_source(response: Response) -> ResponseSource:
+    if response.replayed:
+        return "recording"
+    if response.cache_hit:
+        return "cache"
+    return "network"
 
 
 def _inferred(

@@ -88,7 +88,7 @@ class Recording:
     that the recorded run returned.
 
     Args:
-        path: The JSON file.
+        path: The JSON file; a leading `~` is expanded to the home folder.
         mode: `"record"` sends the requests and writes the file (replacing it),
             `"replay"` serves responses from the file, `"auto"` replays when the
             file exists and records otherwise.
@@ -128,10 +128,15 @@ class Recording:
             f"replay= must be a file path or a Recording, got {type(value).__name__}"
         )
 
+    @property
+    def expanded_path(self) -> str:
+        """The path to open: `path` with a leading `~` expanded."""
+        return os.path.expanduser(self.path)
+
     def resolved_mode(self) -> Literal["record", "replay"]:
         """Return `"record"` or `"replay"`; `"auto"` replays when the file exists."""
         if self.mode == "auto":
-            return "replay" if os.path.exists(self.path) else "record"
+            return "replay" if os.path.exists(self.expanded_path) else "record"
         return self.mode
 
 
@@ -235,7 +240,7 @@ class RecordingWriter:
             "exchanges": self._exchanges,
         }
         text = json.dumps(document, indent=1, ensure_ascii=False, default=str)
-        path = Path(self._recording.path)
+        path = Path(self._recording.expanded_path)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             temporary.write_text(text + "\n", encoding="utf-8")
@@ -272,7 +277,7 @@ class RecordingPlayer:
     _exchanges: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        for exchange in _read_recording(self.recording.path):
+        for exchange in _read_recording(self.recording.expanded_path):
             self._exchanges.setdefault(_match_key(exchange["request"]), exchange)
 
     async def fetch(self, request: CampaignRequest) -> Response:
@@ -383,12 +388,21 @@ async def fetch_stage(
     redactor: Redactor,
     *,
     on_retry: Callable[[CampaignRequest, str], None] | None = None,
+    write_recording: bool = True,
 ) -> AsyncIterator[CampaignFetcher]:
     """Yield what serves campaign responses: a recording, the cache or the network.
 
     In replay mode nothing else is built: no session, no cache. Otherwise the
     network fetcher opens its session on the first request the cache does not
     serve, and a recording is written when the stage ends without an error.
+
+    Args:
+        api: The definition, whose `replay` and `cache` pick the source.
+        redactor: The call's redactor.
+        on_retry: Called with the request and the error code of each retry.
+        write_recording: False sends the requests of record mode without
+            writing the recording, so that a preview of one campaign never
+            replaces a recording of all of them.
 
     Raises:
         ConfigurationError: The recording or the cache file cannot be used.
@@ -412,7 +426,7 @@ async def fetch_stage(
                 fetcher, api.cache, open_store(api.cache), api, redactor
             )
         writer = None
-        if recording is not None:
+        if recording is not None and write_recording:
             writer = RecordingWriter(fetcher, recording, api, redactor)
             fetcher = writer
         yield fetcher

@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 from conftest import HITS
 
-from extapi_pandas import BearerToken, Column, ExternalAPI, Secret
+from extapi_pandas import BearerToken, Cache, Column, ExternalAPI, Secret
 from extapi_pandas.cli import main
 from extapi_pandas.demo import BackgroundServer, DemoAPI, make_audience
 from extapi_pandas.http.cache import clear_memory_cache
@@ -424,6 +424,55 @@ def test_preview_json_option(
     assert '"currency": "EUR"' in out
 
 
+def test_preview_replay_option_offline(
+    serve: Serve, audience_csv: Path, tmp_path: Path, capsys: Output
+) -> None:
+    markets = Markets(serve)
+    config = markets.activity(tmp_path)
+    recording = tmp_path / "run.json"
+    arguments = ["--config", config, "--replay", recording]
+    run("enrich", audience_csv, *arguments, "--out", tmp_path / "o.csv")
+    markets.server.stop()
+    capsys.readouterr()
+
+    status = run("preview", audience_csv, *arguments)
+    out = capsys.readouterr().out
+
+    assert status == 0
+    assert "-> HTTP 200 from the recording (fetched at " in out
+
+
+def test_preview_reads_activity_cache(
+    serve: Serve, audience_csv: Path, tmp_path: Path, capsys: Output
+) -> None:
+    markets = Markets(serve)
+    cache = Cache("1h", path=tmp_path / "cache.sqlite")
+    config = markets.activity(tmp_path, cache=cache)
+    run("enrich", audience_csv, "--config", config, "--out", tmp_path / "o.csv")
+    clear_memory_cache()
+    capsys.readouterr()
+
+    status = run("preview", audience_csv, "--config", config)
+    out = capsys.readouterr().out
+
+    assert status == 0
+    assert "-> HTTP 200 from the cache (fetched at " in out
+    assert markets.requests == 3
+
+
+def test_preview_writes_no_recording(
+    serve: Serve, audience_csv: Path, tmp_path: Path
+) -> None:
+    markets = Markets(serve)
+    config = markets.activity(tmp_path)
+    recording = tmp_path / "run.json"
+
+    status = run("preview", audience_csv, "--config", config, "--replay", recording)
+
+    assert status == 0
+    assert not recording.exists()
+
+
 SAMPLE = {
     "date": "2026-05-01",
     "regions": [{"code": "N", "temp": 12.5}, {"code": "S", "temp": 17.0}],
@@ -510,7 +559,7 @@ def test_infer_bad_sample_exits_two(
                 "--no-progress",
             ],
         ),
-        ("preview", ["--config", "--format", "--campaign-value", "--json"]),
+        ("preview", ["--config", "--format", "--campaign-value", "--json", "--replay"]),
         ("infer", ["--records", "--one-row", "--to"]),
     ],
 )

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 from aiohttp import web
+from conftest import HITS
 
 import extapi_pandas  # noqa: F401  (registers df.extapi)
 from extapi_pandas import (
     ApiKey,
     BasicAuth,
     BearerToken,
+    Cache,
     Column,
     ConfigurationError,
     ExternalAPI,
     HTTPStatusError,
+    Recording,
+    RequestError,
     Retry,
     Secret,
     TemplateError,
@@ -28,6 +34,7 @@ from extapi_pandas import (
 from extapi_pandas.codegen import enrich_code
 from extapi_pandas.demo import BackgroundServer, DemoAPI
 from extapi_pandas.errors import ResponseTooLarge
+from extapi_pandas.http.cache import clear_memory_cache
 from extapi_pandas.preview import infer_columns, json_tree_html
 
 AUDIENCE = pd.DataFrame(
@@ -439,3 +446,221 @@ def test_code_keeps_secret_header_variable(
     code = enrich_code(api_options(api))
     assert 'os.environ["OFFERS_KEY"]' in code
     assert "k-123456789" not in code
+
+
+# Preview with a cache or a recording: the response comes from where enrich
+# would take it, and nothing is written.
+
+CACHED = {
+    "params": {"market": "{market}"},
+    "campaign": "campaign_id",
+    "columns": {"offer": "$.offers[0].name"},
+}
+
+
+@pytest.fixture
+def offers_server(serve: Callable[..., BackgroundServer]) -> Iterator[BackgroundServer]:
+    """An offers API that echoes the Authorization header it receives."""
+
+    async def offers(request: web.Request) -> web.Response:
+        market = request.query.get("market", "")
+        return web.json_response(
+            {
+                "offers": [{"name": f"Sale {market}"}],
+                "seen": request.headers.get("Authorization"),
+            }
+        )
+
+    clear_memory_cache()
+    yield serve({"/offers": offers})
+    clear_memory_cache()
+
+
+def offer_requests(server: BackgroundServer) -> int:
+    return int(server.app[HITS]["/offers"])
+
+
+def record_run(server: BackgroundServer, path: Path, **options: Any) -> None:
+    """Record an enrichment of every campaign to `path`."""
+    AUDIENCE.extapi.enrich(
+        server.url("/offers"),
+        replay=Recording(path, mode="record"),
+        **{**CACHED, **options},
+    )
+
+
+def test_preview_replays_with_server_stopped(
+    offers_server: BackgroundServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "run.json"
+    record_run(offers_server, path)
+    url = offers_server.url("/offers")
+    offers_server.stop()
+
+    result = AUDIENCE.extapi.preview(
+        url, replay=Recording(path, mode="replay"), **CACHED
+    )
+
+    assert result.response_source == "recording"
+    assert result.document["offers"][0]["name"] == "Sale DE"
+    assert result.attempts == 0
+
+
+def test_preview_auto_mode_replays(
+    offers_server: BackgroundServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "run.json"
+    record_run(offers_server, path)
+    url = offers_server.url("/offers")
+    offers_server.stop()
+
+    result = AUDIENCE.extapi.preview(
+        url, replay=str(path), campaign_value="c3", **CACHED
+    )
+
+    assert result.response_source == "recording"
+    assert result.document["offers"][0]["name"] == "Sale GB"
+
+
+def test_preview_repr_names_recording(
+    offers_server: BackgroundServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "run.json"
+    record_run(offers_server, path)
+    fetched_at = json.loads(path.read_text())["exchanges"][0]["response"]["fetched_at"]
+
+    result = AUDIENCE.extapi.preview(
+        offers_server.url("/offers"), replay=Recording(path, mode="replay"), **CACHED
+    )
+
+    assert f"HTTP 200 from the recording (fetched at {fetched_at})" in repr(result)
+    assert "from the recording" in result._repr_html_()
+
+
+@pytest.mark.parametrize("mode", ["record", "auto"])
+def test_preview_writes_no_recording(
+    offers_server: BackgroundServer, tmp_path: Path, mode: str
+) -> None:
+    path = tmp_path / "run.json"
+
+    result = AUDIENCE.extapi.preview(
+        offers_server.url("/offers"), replay=Recording(path, mode=mode), **CACHED
+    )
+
+    assert result.response_source == "network"
+    assert offer_requests(offers_server) == 1
+    assert not path.exists()
+
+
+def test_preview_keeps_recording_file(
+    offers_server: BackgroundServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "run.json"
+    record_run(offers_server, path)
+    recorded = path.read_bytes()
+
+    AUDIENCE.extapi.preview(
+        offers_server.url("/offers"), replay=Recording(path, mode="record"), **CACHED
+    )
+
+    assert path.read_bytes() == recorded
+
+
+def test_preview_unrecorded_campaign_raises(
+    offers_server: BackgroundServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "run.json"
+    AUDIENCE.iloc[:2].extapi.enrich(
+        offers_server.url("/offers"), replay=Recording(path, mode="record"), **CACHED
+    )
+    url = offers_server.url("/offers")
+    offers_server.stop()
+
+    with pytest.raises(RequestError, match=r"contains no response to GET .*market=FR"):
+        AUDIENCE.extapi.preview(
+            url,
+            replay=Recording(path, mode="replay"),
+            campaign_value="c2",
+            **CACHED,
+        )
+
+
+@pytest.mark.parametrize("secret", SECRETS)
+def test_replayed_preview_hides_secrets(
+    offers_server: BackgroundServer, tmp_path: Path, secret: str
+) -> None:
+    path = tmp_path / "run.json"
+    credentials = {
+        "auth": BearerToken(TOKEN),
+        "headers": {"X-Api-Key": HEADER_KEY},
+        "params": {"market": "{market}", "api_key": PARAM_KEY},
+    }
+    record_run(offers_server, path, **credentials)
+    url = offers_server.url("/offers")
+    offers_server.stop()
+
+    result = AUDIENCE.extapi.preview(
+        url,
+        replay=Recording(path, mode="replay"),
+        **{**CACHED, **credentials},
+    )
+
+    assert result.response_source == "recording"
+    assert secret not in repr(result)
+    assert secret not in result._repr_html_()
+    assert secret not in result.json_text()
+    assert secret not in result.to_code()
+    assert secret not in json.dumps(result.document)
+
+
+def test_preview_uses_warm_cache(offers_server: BackgroundServer) -> None:
+    AUDIENCE.extapi.enrich(offers_server.url("/offers"), cache="5min", **CACHED)
+
+    result = AUDIENCE.extapi.preview(
+        offers_server.url("/offers"), cache="5min", **CACHED
+    )
+
+    assert result.response_source == "cache"
+    assert offer_requests(offers_server) == 3
+    assert "HTTP 200 from the cache (fetched at " in repr(result)
+
+
+def test_preview_does_not_fill_cache(offers_server: BackgroundServer) -> None:
+    AUDIENCE.extapi.preview(offers_server.url("/offers"), cache="5min", **CACHED)
+
+    AUDIENCE.extapi.enrich(offers_server.url("/offers"), cache="5min", **CACHED)
+
+    assert offer_requests(offers_server) == 4
+
+
+def test_preview_cache_refresh_sends(offers_server: BackgroundServer) -> None:
+    AUDIENCE.extapi.enrich(offers_server.url("/offers"), cache="5min", **CACHED)
+
+    result = AUDIENCE.extapi.preview(
+        offers_server.url("/offers"), cache="refresh", **CACHED
+    )
+
+    assert result.response_source == "network"
+    assert offer_requests(offers_server) == 4
+
+
+def test_preview_reads_cache_file(
+    offers_server: BackgroundServer, tmp_path: Path
+) -> None:
+    cache = Cache("1h", path=tmp_path / "cache.sqlite")
+    AUDIENCE.extapi.enrich(offers_server.url("/offers"), cache=cache, **CACHED)
+    clear_memory_cache()
+
+    result = AUDIENCE.extapi.preview(
+        offers_server.url("/offers"), cache=cache, **CACHED
+    )
+
+    assert result.response_source == "cache"
+    assert offer_requests(offers_server) == 3
+
+
+def test_preview_without_cache_from_network(offers_server: BackgroundServer) -> None:
+    result = AUDIENCE.extapi.preview(offers_server.url("/offers"), **CACHED)
+
+    assert result.response_source == "network"
+    assert " in " in repr(result).splitlines()[0]

@@ -113,8 +113,9 @@ class Cache:
 
     Args:
         ttl: Time to live of an entry: seconds, or a duration such as `"5min"`.
-        path: SQLite file to keep entries in across processes; None keeps them
-            in memory for this process (at most `MEMORY_MAX_BYTES` of bodies).
+        path: SQLite file to keep entries in across processes (a leading `~`
+            is expanded to the home folder); None keeps them in memory for this
+            process (at most `MEMORY_MAX_BYTES` of bodies).
         refresh: Skip reading the cache, send every request and store the fresh
             responses.
 
@@ -368,7 +369,7 @@ def open_store(cache: Cache) -> CacheStore:
     """
     if cache.path is None:
         return _MEMORY
-    return _SQLiteStore(cache.path)
+    return _SQLiteStore(os.path.expanduser(cache.path))
 
 
 def cache_key(
