@@ -100,13 +100,15 @@ class ExtapiAccessor:
                 column names), `format` (`"csv"`, `"jsonl"`, `"json"` or
                 `"parquet"`; default from the extension), `storage_options`
                 (passed to fsspec), `dtype` (file column to dtype; keys are read
-                as text unless declared here), `keep` (`"raise"` on repeated keys,
+                as text unless declared here; a zoned timestamp dtype such as
+                `"datetime64[ns, Europe/Amsterdam]"` reads times without a UTC
+                offset in that zone), `keep` (`"raise"` on repeated keys,
                 or `"first"`/`"last"`), `on_conflict` (`"raise"`, `"overwrite"`,
                 `"suffix"`), `encoding` (default UTF-8, a BOM is skipped),
                 `chunk_rows` (rows per chunk, default 50,000), and for HTTP
                 sources `auth`, `verify`, `timeout`, `guard` and the guard fields
                 `allow_http`, `allow_link_local`, `follow_redirects`,
-                `max_redirects`.
+                `max_redirects`, `redirect_hosts`.
 
         Returns:
             A new frame: the frame's columns, unchanged and not copied, plus the
@@ -139,7 +141,10 @@ class ExtapiAccessor:
         """Make one test call for one campaign and show request, response and mapping.
 
         The call goes through the same plan, guard rails and fetch code as `enrich`.
-        `columns=` may be left out: the preview infers a mapping from the response.
+        As in `enrich`, a recording in replay mode or a live cache entry serves
+        the response without a request, and `Preview.response_source` says which.
+        A preview writes neither the recording nor the cache. `columns=` may be
+        left out: the preview infers a mapping from the response.
 
         Args:
             source: Endpoint URL, or an `ExternalAPI` definition.

@@ -121,7 +121,9 @@ def enrich(
     store_validated(api, table.records, table.redactor)
 
     warnings_ = collect_warnings(
-        table, AudienceCounts(summary.rows, summary.lookup_keys), api
+        table,
+        AudienceCounts(summary.rows, summary.lookup_keys, tuple(meta.columns)),
+        api,
     )
     partition_table = _partition_table(table, summary, api, names, warnings_, meta)
     logger.info(

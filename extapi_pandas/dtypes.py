@@ -22,6 +22,7 @@ __all__ = [
     "EPOCH_UNITS",
     "DType",
     "InvalidValue",
+    "MissingOffset",
     "build_array",
     "convert_value",
     "infer_dtype",
@@ -74,6 +75,37 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 
 class InvalidValue(ValueError):
     """A JSON value does not fit a column's dtype. The message gives the reason."""
+
+
+class MissingOffset(InvalidValue):
+    """A timestamp has no UTC offset, and no zone was given to read it in.
+
+    The message names the API route's fix, `assume_tz=`. The file route has no
+    such option, so it words its own fix with `describe`.
+
+    Attributes:
+        text: The timestamp as received.
+        element: Its position when it is an element of a list value, else None.
+    """
+
+    def __init__(self, text: str, *, element: int | None = None) -> None:
+        self.text = text
+        self.element = element
+        super().__init__(
+            self.describe(
+                "pass assume_tz= a zone name such as 'Europe/Amsterdam', or the "
+                "JSONPath of the response's offset field such as "
+                "'$.utc_offset_seconds'"
+            )
+        )
+
+    def describe(self, fix: str) -> str:
+        """Return the message with `fix` as what to do next."""
+        where = "" if self.element is None else f"element {self.element}: "
+        return (
+            f"{where}timestamp {_show(self.text)} has no UTC offset, so its instant "
+            f"is unknown; {fix}"
+        )
 
 
 @dataclass(frozen=True)
@@ -394,17 +426,13 @@ def _from_iso(text: str, zone: Any) -> pd.Timestamp:
     if match.group("offset") is not None:
         return stamp.tz_convert("UTC")
     if zone is None:
-        raise InvalidValue(
-            f"timestamp {_show(text)} has no UTC offset, so its instant is unknown; "
-            "pass assume_tz= a zone name such as 'Europe/Amsterdam', or the JSONPath "
-            "of the response's offset field such as '$.utc_offset_seconds'"
-        )
+        raise MissingOffset(text)
     tz = parse_zone(zone)
     try:
         return stamp.tz_localize(tz).tz_convert("UTC")
     except ValueError as exc:
         raise InvalidValue(
-            f"timestamp {_show(text)} does not exist or is ambiguous in {zone!r} "
+            f"timestamp {_show(text)} does not exist or is ambiguous in {str(tz)!r} "
             f"(a daylight saving change): {exc}"
         ) from exc
 
@@ -414,11 +442,14 @@ def parse_zone(zone: Any) -> dt.tzinfo:
 
     Args:
         zone: A zone name (`"Europe/Amsterdam"`, `"UTC"`), a fixed offset
-            (`"+02:00"`, `"-0530"`), or offset seconds east of UTC (`7200`).
+            (`"+02:00"`, `"-0530"`), offset seconds east of UTC (`7200`), or a
+            `tzinfo`, returned as it is.
 
     Raises:
         InvalidValue: The zone is unknown or the offset is out of range.
     """
+    if isinstance(zone, dt.tzinfo):
+        return zone
     if isinstance(zone, bool):
         raise InvalidValue(f"time zone {zone!r} is not a zone name or offset")
     if isinstance(zone, int | float):
@@ -470,6 +501,8 @@ def _to_list(value: Any, dtype: DType, unit: str | None, zone: Any) -> list[Any]
     for i, item in enumerate(value):
         try:
             out.append(convert_value(item, element, unit=unit, zone=zone))
+        except MissingOffset as exc:
+            raise MissingOffset(exc.text, element=i) from exc
         except InvalidValue as exc:
             raise InvalidValue(f"element {i}: {exc}") from exc
     return out

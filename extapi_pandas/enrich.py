@@ -56,6 +56,7 @@ from extapi_pandas.redaction import Redactor
 from extapi_pandas.replay import fetch_stage
 from extapi_pandas.validation import (
     check_frame,
+    raise_for_document_failures,
     raise_for_failures,
     resolve_schema,
 )
@@ -722,7 +723,8 @@ def extract(
     Raises:
         InvalidPathError: A path does not compile.
         MappingError: A path matched several nodes, or a required column none.
-        ValidationError: A value failed its dtype or the schema.
+        ValidationError: A value failed its dtype or the schema; its
+            `failure_cases` name the row (`row`, `column`, `value`, `check`).
 
     Example:
         >>> extract({"offers": [{"name": "Winter sale"}]},
@@ -746,7 +748,7 @@ def extract(
     checked = check_frame(
         built, resolve_schema(schema), [None] * extraction.rows, mapping.columns
     )
-    raise_for_failures(checked.failures)
+    raise_for_document_failures(checked.failures)
     for fix in checked.fixes:
         extraction.invalid[fix.column] = extraction.invalid.get(fix.column, 0) + 1
     frame = checked.frame

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,11 +24,16 @@ from extapi_pandas.mapping import Column
 __all__ = [
     "BuiltFrame",
     "ConversionFailure",
+    "Describe",
     "Fix",
     "build_frame",
     "convert_column",
     "infer_dtype",
 ]
+
+Describe = Callable[[str, InvalidValue], str]
+"""A function that words the reason of a failed value from its column name and
+error."""
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +95,7 @@ def build_frame(
     rows: int,
     *,
     zones: Mapping[str, Sequence[Any]] | None = None,
+    describe: Describe | None = None,
 ) -> BuiltFrame:
     """Build one frame from column values, converting each to its column's dtype.
 
@@ -99,6 +105,8 @@ def build_frame(
             Undeclared columns get the dtype from `infer_dtype`.
         rows: Number of rows.
         zones: Per datetime column, the `assume_tz` zone of each row.
+        describe: Words the reason of each failed value; None uses the error's
+            message, whose fixes name the API route's options.
 
     Example:
         >>> built = build_frame({"stock": [3, None]}, {"stock": "Int64"}, 2)
@@ -111,7 +119,7 @@ def build_frame(
         column = _as_column(columns.get(name))
         column_zones = (zones or {}).get(name)
         array, failures, fixes = convert_column(
-            name, column_values, column, column_zones
+            name, column_values, column, column_zones, describe
         )
         arrays[name] = array
         built.failures.extend(failures)
@@ -131,8 +139,11 @@ def convert_column(
     values: Sequence[Any],
     column: Column,
     zones: Sequence[Any] | None = None,
+    describe: Describe | None = None,
 ) -> tuple[Any, list[ConversionFailure], list[Fix]]:
     """Convert one column's values, applying the column's `on_invalid` policy.
+
+    `describe` words the reason of each failed value, as in `build_frame`.
 
     Returns:
         The pandas array (an object array of the received values when a failure
@@ -151,11 +162,12 @@ def convert_column(
         try:
             converted.append(_convert_one(value, dtype, column, zone))
         except InvalidValue as exc:
+            reason = str(exc) if describe is None else describe(name, exc)
             replacement = _replacement(policy, dtype, column)
             if replacement is _NO_FIX:
                 failures.append(
                     ConversionFailure(
-                        row, name, value, f"dtype('{dtype.name}')", str(exc)
+                        row, name, value, f"dtype('{dtype.name}')", reason
                     )
                 )
                 converted.append(None)
@@ -166,7 +178,7 @@ def convert_column(
                     name,
                     value,
                     "null" if policy == "null" else "default",
-                    str(exc),
+                    reason,
                 )
             )
             converted.append(replacement)

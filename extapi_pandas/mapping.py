@@ -613,7 +613,9 @@ def extract_document(
         _extract_column(extraction, name, column, records, mapping, campaign)
     _add_zones(extraction, document, mapping)
     if extraction.lacking and not defer_required:
-        raise missing_required_error({campaign: list(extraction.lacking)}, mapping)
+        raise missing_required_error(
+            {campaign: list(extraction.lacking)}, mapping, source="document"
+        )
     return extraction
 
 
@@ -759,7 +761,10 @@ def _zip_arrays(node: dict[str, list[Any]], path: str, campaign: Any) -> list[An
 
 
 def missing_required_error(
-    lacking: abc.Mapping[Any, abc.Sequence[str]], mapping: CompiledMapping
+    lacking: abc.Mapping[Any, abc.Sequence[str]],
+    mapping: CompiledMapping,
+    *,
+    source: str = "response",
 ) -> MappingError:
     """Return the error for required columns that matched no node.
 
@@ -767,6 +772,8 @@ def missing_required_error(
         lacking: Campaign key (None for a single document) to the required columns
             its response lacks; only those campaigns are named.
         mapping: The compiled mapping, for the paths.
+        source: `"response"` for a campaign call, whose fix points to
+            `df.extapi.preview`, or `"document"` for a JSON value in hand.
     """
     by_column: dict[str, list[Any]] = {}
     for campaign, names in lacking.items():
@@ -781,10 +788,14 @@ def missing_required_error(
         )
         parts.append(f"{name!r} (JSONPath {mapping.columns[name].path!r}){where}")
     keys = list(lacking)
+    against = (
+        "the document"
+        if source == "document"
+        else "the response (df.extapi.preview shows one)"
+    )
     return MappingError(
         f"required column(s) matched no node: {'; '.join(parts)}; check the path "
-        "against the response (df.extapi.preview shows one), or drop required=True "
-        "to get <NA>",
+        f"against {against}, or drop required=True to get <NA>",
         campaign=keys[0] if len(keys) == 1 else None,
     )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -202,7 +202,8 @@ def render_payloads(
         ).encode("utf-8")
         for document in documents
     ]
-    return PayloadBodies(bodies, _per_profile_warnings(payload, bodies, rows, keys))
+    warnings_ = _per_profile_warnings(payload, bodies, rows, keys, audience.columns)
+    return PayloadBodies(bodies, warnings_)
 
 
 def _check_columns(payload: Payload, audience: pd.DataFrame) -> None:
@@ -311,7 +312,11 @@ def _add_data(
 
 
 def _per_profile_warnings(
-    payload: Payload, bodies: list[bytes], rows: list[int], keys: Sequence[Any]
+    payload: Payload,
+    bodies: list[bytes],
+    rows: list[int],
+    keys: Sequence[Any],
+    audience_columns: Iterable[Any],
 ) -> list[tuple[type[Warning], str]]:
     over = [
         number
@@ -321,7 +326,6 @@ def _per_profile_warnings(
     if not over:
         return []
     first = over[0]
-    key_column = payload.data[0] if payload.data else None
     others = f", and {len(over) - 1} other campaign(s)" if len(over) > 1 else ""
     message = (
         f"payload= sends per-profile data: campaign {keys[first]!r} sends "
@@ -329,6 +333,6 @@ def _per_profile_warnings(
         f"(limits: max_data_rows={payload.max_data_rows}, "
         f"max_data_bytes={payload.max_data_bytes}). A campaign-wide call moves such "
         "data slowly and loads the endpoint; export it as a file and join it "
-        f"instead: {file_route_call(key_column)}"
+        f"instead: {file_route_call(None, audience_columns=audience_columns)}"
     )
     return [(PerProfileDataWarning, message)]

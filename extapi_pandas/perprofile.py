@@ -10,6 +10,7 @@ cap, and makes the endpoint rebuild it on every run.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MAX_REQUESTS",
+    "KEY_PLACEHOLDER",
     "AudienceCounts",
     "PerProfileLimits",
     "check_request_count",
@@ -33,12 +35,34 @@ __all__ = [
     "payload_rows",
     "payload_warning",
     "per_profile_warnings",
+    "profile_key_column",
 ]
 
 DEFAULT_MAX_REQUESTS = 1000
 
-# A placeholder for the profile key when nothing in the call names one.
-_PROFILE_KEY = "profile_id"
+# Written in place of the key when no audience column looks like a profile key.
+KEY_PLACEHOLDER = "<key column>"
+# Column names (lowercased, without separators) that usually identify a profile,
+# best first.
+_KEY_NAMES = (
+    "profileid",
+    "customerid",
+    "userid",
+    "contactid",
+    "personid",
+    "memberid",
+    "subscriberid",
+    "clientid",
+    "accountid",
+    "visitorid",
+    "id",
+)
+# Other names that join one of these words to a key suffix, such as "CustomerKey"
+# or "crm_user_no", come next.
+_KEY_WORD = re.compile(
+    "(profile|customer|user|contact|person|member|subscriber|client|account|visitor)"
+    ".*(id|key|no|number)"
+)
 _EXAMPLE_PATH = "profiles.parquet"
 _SHOWN_COLUMNS = 8
 
@@ -134,32 +158,76 @@ class AudienceCounts:
         rows: Audience rows, the skipped ones included.
         lookup_keys: Distinct values of the `on=` audience columns, rows with a
             null key left out; None without a lookup.
+        columns: The audience's column labels, for the key of the suggested
+            `enrich_from_file` call.
     """
 
     rows: int
     lookup_keys: int | None = None
+    columns: tuple[Any, ...] = ()
+
+
+def profile_key_column(columns: Iterable[Any]) -> str | None:
+    """Return the audience column that most likely identifies a profile, or None.
+
+    The choice goes by name alone, so that it works for Dask and Spark audiences
+    too: a usual key name (`profile_id`, `customer_id`, `user_id`, ..., `id`, in
+    any case and with any separators), else a name that joins such a word to a key
+    suffix (`CustomerKey`, `crm_user_no`). None when no string label fits.
+    """
+    best: tuple[int, str] | None = None
+    for column in columns:
+        if not isinstance(column, str):
+            continue
+        name = re.sub(r"[^0-9a-z]", "", column.lower())
+        if name in _KEY_NAMES:
+            rank = _KEY_NAMES.index(name)
+        elif _KEY_WORD.search(name):
+            rank = len(_KEY_NAMES)
+        else:
+            continue
+        if best is None or rank < best[0]:
+            best = (rank, column)
+    return None if best is None else best[1]
 
 
 def file_route_call(
-    on: str | Mapping[str, str] | None, columns: Sequence[str] = ()
+    on: str | Mapping[str, str] | None,
+    columns: Sequence[str] = (),
+    *,
+    audience_columns: Iterable[Any] = (),
 ) -> str:
     """Return a `df.extapi.enrich_from_file(...)` call for the case at hand.
 
+    The call names only columns that exist: `on` comes from the caller's options,
+    and without it the key is the `profile_key_column` of the audience. When no
+    column fits, the call shows `on='<key column>'` with a comment to replace it.
+
     Args:
         on: The join key: an audience column, or audience column to file column.
-            None writes a placeholder profile key.
+            None picks the key from `audience_columns`.
         columns: The columns the file should provide.
+        audience_columns: The audience's column labels.
     """
+    note = ""
     if isinstance(on, Mapping):
         pairs = list(on.items())
         same = len(pairs) == 1 and pairs[0][0] == pairs[0][1]
         key = repr(pairs[0][0]) if same else repr(dict(pairs))
+    elif on is not None:
+        key = repr(on)
     else:
-        key = repr(on if on is not None else _PROFILE_KEY)
+        found = profile_key_column(audience_columns)
+        key = repr(found if found is not None else KEY_PLACEHOLDER)
+        if found is None:
+            note = (
+                f"  # replace {KEY_PLACEHOLDER} with the audience column that "
+                "identifies a profile"
+            )
     arguments = [repr(_EXAMPLE_PATH), f"on={key}"]
     if columns:
         arguments.append(f"columns={list(columns)[:_SHOWN_COLUMNS]!r}")
-    return f"df.extapi.enrich_from_file({', '.join(arguments)})"
+    return f"df.extapi.enrich_from_file({', '.join(arguments)}){note}"
 
 
 def check_request_count(
@@ -168,10 +236,13 @@ def check_request_count(
     campaign_columns: Sequence[str],
     max_requests: int,
     output_columns: Sequence[str] = (),
+    audience_columns: Iterable[Any] = (),
 ) -> None:
     """Reject a call that would send more than `max_requests` requests.
 
     Runs after grouping and before any request is rendered or sent.
+    `audience_columns` are searched for the key of the suggested file route call
+    when several campaign columns leave it open.
 
     Raises:
         ConfigurationError: `requests` is over `max_requests`; the message names the
@@ -187,8 +258,8 @@ def check_request_count(
         f"{max_requests:,}; nothing was sent. A campaign is shared by many profiles, "
         "so a column this close to one value per row is probably a profile id, and "
         "data fetched per profile belongs in a bulk file joined by key:\n"
-        f"    {file_route_call(key, output_columns)}\n"
-        f"If the column does name campaigns, pass max_requests={requests} (or more)."
+        f"    {file_route_call(key, output_columns, audience_columns=audience_columns)}"
+        f"\nIf the column does name campaigns, pass max_requests={requests} (or more)."
     )
 
 
@@ -198,11 +269,13 @@ def payload_warning(
     limits: PerProfileLimits,
     on: str | Mapping[str, str] | None = None,
     columns: Sequence[str] = (),
+    audience_columns: Iterable[Any] = (),
 ) -> str | None:
     """Return the warning for a request body that carries `rows` data rows, or None.
 
     Code that builds request bodies from audience rows calls this with the row count
-    of each campaign's body.
+    of each campaign's body. Without `on`, the suggested call takes its key from
+    `audience_columns`.
     """
     if rows < limits.payload_rows:
         return None
@@ -211,7 +284,7 @@ def payload_warning(
         f"from PerProfileLimits.payload_rows={limits.payload_rows:,}). Rows sent per "
         "profile are per-profile data: the endpoint has to answer for each profile "
         "inside one campaign call. Export the result once as a file and join it:\n"
-        f"    {file_route_call(on, columns)}"
+        f"    {file_route_call(on, columns, audience_columns=audience_columns)}"
     )
 
 
@@ -229,16 +302,19 @@ def per_profile_warnings(
     """
     limits: PerProfileLimits = api.per_profile
     messages = [
-        _campaign_column_warning(plan, api, limits),
+        _campaign_column_warning(plan, api, limits, _columns_of(audience)),
         _lookup_warning(audience, records, api, limits),
-        _body_size_warning(records, api, limits),
-        _payload_size_warning(records, api, limits),
+        _body_size_warning(records, api, limits, _columns_of(audience)),
+        _payload_size_warning(records, api, limits, _columns_of(audience)),
     ]
     return [message for message in messages if message is not None]
 
 
 def _campaign_column_warning(
-    plan: Plan, api: ExternalAPI, limits: PerProfileLimits
+    plan: Plan,
+    api: ExternalAPI,
+    limits: PerProfileLimits,
+    audience_columns: Sequence[Any],
 ) -> str | None:
     columns = api.campaign_columns
     requests = len(plan.requests)
@@ -248,13 +324,14 @@ def _campaign_column_warning(
     if requests < limits.unique_share * rows:
         return None
     key = columns[0] if len(columns) == 1 else None
+    call = file_route_call(key, api.output_columns, audience_columns=audience_columns)
     return (
         f"campaign column(s) {', '.join(map(repr, columns))} have {requests:,} "
         f"distinct values in {rows:,} rows, so enrich sent {requests:,} requests, "
         "close to one per profile. A campaign is shared by many profiles, so this "
         "column is probably a profile id, and data fetched per profile belongs in a "
         "bulk file joined by key:\n"
-        f"    {file_route_call(key, api.output_columns)}\n"
+        f"    {call}\n"
         f"Calls over max_requests={api.max_requests:,} requests are rejected."
     )
 
@@ -338,7 +415,10 @@ def _large_lookups(
 
 
 def _body_size_warning(
-    records: Sequence[CampaignRecord], api: ExternalAPI, limits: PerProfileLimits
+    records: Sequence[CampaignRecord],
+    api: ExternalAPI,
+    limits: PerProfileLimits,
+    audience_columns: Sequence[Any],
 ) -> str | None:
     large = [
         record
@@ -357,7 +437,7 @@ def _body_size_warning(
         "value per profile, and bodies over max_bytes="
         f"{_size(api.guard.max_bytes)} are rejected. Export the data as a file and "
         "join it in bulk:\n"
-        f"    {file_route_call(_file_key(api), api.output_columns)}"
+        f"    {_file_route_for(api, audience_columns)}"
     )
 
 
@@ -366,7 +446,10 @@ def _body_size(record: CampaignRecord) -> int:
 
 
 def _payload_size_warning(
-    records: Sequence[CampaignRecord], api: ExternalAPI, limits: PerProfileLimits
+    records: Sequence[CampaignRecord],
+    api: ExternalAPI,
+    limits: PerProfileLimits,
+    audience_columns: Sequence[Any],
 ) -> str | None:
     if api.payload is not None:
         return None  # payload= bodies are checked where they are built
@@ -379,7 +462,12 @@ def _payload_size_warning(
         return None
     record, rows = max(large, key=lambda pair: pair[1])
     message = payload_warning(
-        record.request.key, rows, limits, _file_key(api), api.output_columns
+        record.request.key,
+        rows,
+        limits,
+        _file_key(api),
+        api.output_columns,
+        audience_columns,
     )
     if message is None or len(large) == 1:
         return message
@@ -418,6 +506,18 @@ def _file_key(api: ExternalAPI) -> str | Mapping[str, str] | None:
     if api.on:
         return dict(api.on)
     return None
+
+
+def _file_route_for(api: ExternalAPI, audience_columns: Sequence[Any]) -> str:
+    return file_route_call(
+        _file_key(api), api.output_columns, audience_columns=audience_columns
+    )
+
+
+def _columns_of(audience: pd.DataFrame | AudienceCounts) -> tuple[Any, ...]:
+    if isinstance(audience, AudienceCounts):
+        return audience.columns
+    return tuple(audience.columns)
 
 
 def _describe_on(on: Mapping[str, str]) -> str:

@@ -34,6 +34,8 @@ __all__ = [
     "plan_columns",
 ]
 
+_SHOWN_KEYS = 5
+
 
 @dataclass(frozen=True)
 class CampaignRequest:
@@ -115,8 +117,9 @@ def make_plan(
     Raises:
         ConfigurationError: A campaign column does not exist, keys are missing, or
             there are more campaigns than `max_requests`.
-        TemplateError: A placeholder names no column, or its column varies within a
-            campaign (per-profile data, which belongs in `enrich_from_file`).
+        TemplateError: A placeholder names no column, its column varies within a
+            campaign (per-profile data, which belongs in `enrich_from_file`), or
+            its column has a missing value (NaN, None, NA) for a campaign.
         RequestTooLarge: A rendered body is larger than `max_request_bytes`.
     """
     grouping = group_campaigns(
@@ -128,12 +131,14 @@ def make_plan(
         api.campaign_columns,
         api.max_requests,
         api.output_columns,
+        audience.columns,
     )
     fields = _template_fields(api)
     columns = _resolve_fields(audience, fields)
     for name, column in columns.items():
         if column not in api.campaign_columns:  # a campaign column is constant
             _check_constant(audience, column, name, grouping, api)
+        _check_present(audience, column, name, grouping, api)
     payloads = (
         render_payloads(
             api.payload, audience, grouping.codes, grouping.keys, counts=grouping.counts
@@ -367,6 +372,68 @@ def _check_constant(
         "use a bulk file: df.extapi.enrich_from_file(path, on=...)",
         campaign=grouping.keys[number],
     )
+
+
+def _check_present(
+    audience: pd.DataFrame,
+    column: Any,
+    field: str,
+    grouping: Grouping,
+    api: ExternalAPI,
+) -> None:
+    """Reject a placeholder whose column is missing for a campaign.
+
+    Runs after `_check_constant`, so a missing first value means the value is
+    missing for every profile of that campaign. Sending the request with an empty
+    or dropped value would ask the endpoint for something else, so nothing is sent.
+    """
+    missing = audience[column].iloc[grouping.first_rows].isna().to_numpy()
+    if not missing.any():
+        return
+    numbers = np.flatnonzero(missing)
+    keys = [grouping.keys[number] for number in numbers]
+    if api.campaign_columns:
+        shown = ", ".join(repr(key) for key in keys[:_SHOWN_KEYS])
+        more = ", ..." if len(keys) > _SHOWN_KEYS else ""
+        where = (
+            f"for {len(keys)} of {len(grouping.keys)} campaign(s) ({shown}{more}), "
+            "in every row of each"
+        )
+        fixes = (
+            "Fill the column (for example with fillna), drop those rows, or add "
+            f"{column!r} to campaign= with missing_campaign='skip' to keep those "
+            "rows unenriched"
+        )
+    else:
+        where = "in every row of the audience, which is one campaign"
+        fixes = "Fill the column (for example with fillna), or remove the placeholder"
+    places = _places(api, field)
+    if "json" in places:
+        fixes += (
+            f". In place of json=, payload=Payload(params=[{column!r}]) builds a "
+            "body that sends a missing value as JSON null"
+        )
+    raise TemplateError(
+        f"placeholder {{{field}}} (in {' and '.join(places)}) names column "
+        f"{column!r}, which has a missing value (NaN, None or NA) {where}, so "
+        f"the request cannot be filled in and nothing was sent. {fixes}",
+        campaign=keys[0] if len(keys) == 1 else None,
+    )
+
+
+def _places(api: ExternalAPI, field: str) -> list[str]:
+    """Return the options whose templates contain the placeholder `field`."""
+    templates = {
+        "url": api.url,
+        "params": dict(api.params or {}),
+        "headers": dict(api.headers or {}),
+        "json": api.json,
+    }
+    return [
+        name
+        for name, template in templates.items()
+        if field in collect_fields(template, where=name)
+    ]
 
 
 def _campaign_values(

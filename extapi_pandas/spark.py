@@ -122,7 +122,9 @@ def enrich(
     check_attach(table, api, audience)
     store_validated(api, table.records, table.redactor)
     warnings_ = collect_warnings(
-        table, AudienceCounts(audience.rows, audience.lookup_keys), api
+        table,
+        AudienceCounts(audience.rows, audience.lookup_keys, tuple(meta.columns)),
+        api,
     )
 
     result = _join(sdf, table, summary, api, names)
@@ -179,6 +181,7 @@ def _summarize(sdf: SparkDataFrame, api: ExternalAPI, columns: list[Any]) -> _Su
             campaign,
             api.max_requests,
             api.output_columns,
+            sdf.columns,
         )
 
     records, weights, keys = _summary_rows(rows, campaign, placeholders)

@@ -109,8 +109,8 @@ def render_text(
     literal text, such as spaces and braces, are encoded too.
 
     Raises:
-        TemplateError: A value does not fit its format spec, or a value in the URL
-            path is missing, `.` or `..`, which would change the path.
+        TemplateError: A value is missing (None), does not fit its format spec, or
+            is `.` or `..` in the URL path, which would change the path.
     """
     parts: list[str] = []
     in_query = False
@@ -119,12 +119,7 @@ def render_text(
         in_query = in_query or "?" in literal or "#" in literal
         if field is None:
             continue
-        if url_quote and not in_query and values[field] is None:
-            raise TemplateError(
-                f"placeholder {{{field}}} in {template.text!r} has a missing value, "
-                "which would leave an empty segment in the URL path; fill the column, "
-                "or pass the value with params=, where a missing value is left out"
-            )
+        _require_value(template, field, values)
         text = _format_field(template, field, values[field], spec, conversion)
         if url_quote:
             if not in_query and text in (".", ".."):
@@ -136,6 +131,18 @@ def render_text(
             text = quote(text, safe="")
         parts.append(text)
     return "".join(parts)
+
+
+def _require_value(
+    template: StringTemplate, field: str, values: Mapping[str, Any]
+) -> None:
+    # `make_plan` rejects missing campaign values earlier and names the campaigns.
+    # This check keeps a direct caller from sending an empty or dropped value.
+    if values[field] is None:
+        raise TemplateError(
+            f"placeholder {{{field}}} in {template.text!r} has a missing value "
+            "(None); fill the column, or drop the rows without a value"
+        )
 
 
 def _format_field(
@@ -156,12 +163,17 @@ def render_json(value: Any, values: Mapping[str, Any], *, where: str) -> Any:
     """Fill the strings of a JSON value; a lone placeholder keeps its value's type.
 
     `{"n": "{count}"}` renders as `{"n": 120}` and `{"label": "n={count}"}` as
-    `{"label": "n=120"}`.
+    `{"label": "n=120"}`. A non-string value, None included, is kept as it is.
+
+    Raises:
+        TemplateError: A placeholder's value is missing (None) or does not fit its
+            format spec.
     """
     if isinstance(value, str):
         template = compile_string(value, where=where)
         single = template.single_field
         if single is not None:
+            _require_value(template, single, values)
             return json_safe(values[single])
         # Rendered even without placeholders, so that '{{' and '}}' become braces.
         return render_text(template, values)
@@ -179,8 +191,6 @@ def render_json(value: Any, values: Mapping[str, Any], *, where: str) -> Any:
 
 
 def _format_value(value: Any, spec: str, conversion: str | None) -> str:
-    if value is None:
-        return ""
     if conversion == "r":
         value = repr(value)
     elif conversion == "a":

@@ -21,6 +21,7 @@ __all__ = [
     "Checked",
     "check_frame",
     "failure_frame",
+    "raise_for_document_failures",
     "raise_for_failures",
     "resolve_schema",
     "validate_frame",
@@ -271,15 +272,8 @@ def raise_for_failures(failures: pd.DataFrame) -> None:
     """Raise a `ValidationError` listing the first failure cases, if there are any."""
     if failures.empty:
         return
-    shown = failures.head(_SHOWN_FAILURES)
-    lines = [
-        f"  {_where(row.campaign)}column {row.column!r}: value {row.value!r} "
-        f"failed {row.check}"
-        for row in shown.itertuples(index=False)
-    ]
-    more = len(failures) - len(shown)
-    if more:
-        lines.append(f"  ... and {more} more (see the error's failure_cases)")
+    shown = failures["campaign"].head(_SHOWN_FAILURES)
+    lines = _failure_lines(failures, [_where(campaign) for campaign in shown])
     campaigns = failures["campaign"].dropna().unique().tolist()
     raise ValidationError(
         f"{len(failures)} value(s) failed validation:\n" + "\n".join(lines) + "\n"
@@ -290,6 +284,43 @@ def raise_for_failures(failures: pd.DataFrame) -> None:
         failure_cases=failures[FAILURE_COLUMNS].reset_index(drop=True),
         campaign=campaigns[0] if len(campaigns) == 1 else None,
     )
+
+
+def raise_for_document_failures(failures: pd.DataFrame) -> None:
+    """Raise a `ValidationError` for `extract`, which has rows but no campaigns.
+
+    The message and the `failure_cases` name the row of the extracted frame, which
+    is the record's position with `records=`, where `raise_for_failures` names the
+    campaign. The fixes leave out `on_error`, because `extract` does not take it.
+    """
+    if failures.empty:
+        return
+    rows = [None if pd.isna(row) else int(row) for row in failures["row"]]
+    where = ["" if row is None else f"row {row}, " for row in rows[:_SHOWN_FAILURES]]
+    lines = _failure_lines(failures, where)
+    cases = failures[FAILURE_COLUMNS[1:]].reset_index(drop=True)
+    cases.insert(0, "row", pd.Series(rows, dtype=object))
+    raise ValidationError(
+        f"{len(failures)} value(s) extracted from the document failed validation:\n"
+        + "\n".join(lines)
+        + "\nFix the schema or the column dtypes; list words that mean 'missing' "
+        "in na_values= to read them as <NA>; or set Column(on_invalid='null') or a "
+        "default to replace invalid values",
+        failure_cases=cases,
+    )
+
+
+def _failure_lines(failures: pd.DataFrame, where: Sequence[str]) -> list[str]:
+    """List the first failure cases, each after its `where` prefix."""
+    shown = failures.head(_SHOWN_FAILURES)
+    lines = [
+        f"  {prefix}column {row.column!r}: value {row.value!r} failed {row.check}"
+        for prefix, row in zip(where, shown.itertuples(index=False), strict=False)
+    ]
+    more = len(failures) - len(shown)
+    if more:
+        lines.append(f"  ... and {more} more (see the error's failure_cases)")
+    return lines
 
 
 def _where(campaign: Any) -> str:

@@ -245,6 +245,39 @@ def test_template_varies_in_campaign(serve: Serve) -> None:
     assert server.app[HITS]["/x"] == 0
 
 
+def test_missing_placeholder_value_rejected(serve: Serve) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    server = serve({"/x": handler})
+    frame = pd.DataFrame({"c": ["a", "b"] * 5, "m": ["DE", None] * 5}, dtype="str")
+    ddf = dd.from_pandas(frame, npartitions=2)
+
+    with pytest.raises(TemplateError, match=r"\{m\} \(in params\).*\('b'\)"):
+        ddf.extapi.enrich(
+            server.url("/x"), params={"m": "{m}"}, campaign="c", columns={"v": "$.v"}
+        )
+    assert server.app[HITS]["/x"] == 0
+
+
+def test_body_warning_names_audience_key(serve: Serve) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"offer": "spring", "terms": "x" * 4096})
+
+    server = serve({"/offer": handler})
+    frame = pd.DataFrame({"CustomerID": ["c1", "c2", "c3"], "market": ["DE"] * 3})
+    ddf = dd.from_pandas(frame, npartitions=2)
+
+    with pytest.warns(PerProfileDataWarning, match="larger than") as caught:
+        ddf.extapi.enrich(
+            server.url("/offer"),
+            columns={"offer": "$.offer"},
+            per_profile={"body_bytes": 1024},
+        )
+
+    assert "on='CustomerID'" in str(caught[0].message)
+
+
 def test_too_many_campaigns_rejected(serve: Serve) -> None:
     async def handler(request: web.Request) -> web.Response:
         return web.json_response({})

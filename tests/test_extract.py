@@ -243,8 +243,9 @@ def test_extract_schema_failures_are_lazy(schema: Any) -> None:
         extract(OFFERS, columns=OFFER_COLUMNS, records="$.offers[*]", schema=schema)
 
     cases = caught.value.failure_cases
-    assert list(cases.columns) == ["campaign", "column", "value", "check"]
+    assert list(cases.columns) == ["row", "column", "value", "check"]
     assert len(cases) == 1
+    assert cases.iloc[0]["row"] == 2
     assert cases.iloc[0]["column"] == "discount_pct"
     assert cases.iloc[0]["value"] == 25
     assert "less_than_or_equal_to(20)" in cases.iloc[0]["check"]
@@ -269,7 +270,91 @@ def test_extract_schema_collects_all_failures() -> None:
         "id",
         "id",
     ]
-    assert str(caught.value).startswith("5 value(s) failed validation:\n  column")
+    assert str(caught.value).startswith(
+        "5 value(s) extracted from the document failed validation:\n  row 0, column"
+    )
+
+
+def test_extract_failure_names_row() -> None:
+    columns = {"id": "$.id", "price": Column("$.price", dtype="Float64")}
+
+    with pytest.raises(ValidationError) as caught:
+        extract(OFFERS, columns=columns, records="$.offers[*]")
+
+    message = str(caught.value)
+    assert message.startswith("1 value(s) extracted from the document failed")
+    assert "  row 2, column 'price': value 'x' failed dtype('Float64')" in message
+    assert "campaign" not in message
+    assert "on_error" not in message
+    assert caught.value.campaign is None
+
+
+def test_extract_schema_failure_names_row() -> None:
+    with pytest.raises(ValidationError) as caught:
+        extract(
+            OFFERS, columns=OFFER_COLUMNS, records="$.offers[*]", schema=PRICE_SCHEMA
+        )
+
+    message = str(caught.value)
+    assert "  row 2, column 'discount_pct': value 25" in message
+    assert "campaign" not in message
+    assert "on_error" not in message
+
+
+def test_extract_whole_column_failure_has_no_row() -> None:
+    schema = pa.DataFrameSchema({"missing": pa.Column(int)})
+
+    with pytest.raises(ValidationError) as caught:
+        extract(OFFERS, columns={"market": "$.market"}, schema=schema)
+
+    assert caught.value.failure_cases["row"].tolist() == [None]
+    assert "\n  column None: value 'missing' failed" in str(caught.value)
+    assert "campaign" not in str(caught.value)
+
+
+def test_extract_required_names_document() -> None:
+    with pytest.raises(MappingError) as caught:
+        extract(OFFERS, columns={"until": Column("$.valid_until", required=True)})
+
+    assert "check the path against the document" in str(caught.value)
+    assert "preview" not in str(caught.value)
+
+
+def test_enrich_required_names_response(serve: Serve) -> None:
+    server = document_server(serve, {"DE": {"offers": []}})
+    audience = pd.DataFrame({"key": ["DE"]})
+
+    with pytest.raises(MappingError) as caught:
+        audience.extapi.enrich(
+            server.url("/d/{key}"),
+            campaign="key",
+            columns={"until": Column("$.valid_until", required=True)},
+        )
+
+    assert "for campaign(s) 'DE'" in str(caught.value)
+    assert "against the response (df.extapi.preview shows one)" in str(caught.value)
+
+
+def test_enrich_failure_keeps_campaign_wording(serve: Serve) -> None:
+    server = document_server(serve, {"DE": {"price": "x"}})
+    audience = pd.DataFrame({"key": ["DE"]})
+
+    with pytest.raises(ValidationError) as caught:
+        audience.extapi.enrich(
+            server.url("/d/{key}"),
+            campaign="key",
+            columns={"price": Column("$.price", dtype="Float64")},
+        )
+
+    message = str(caught.value)
+    assert message.startswith("1 value(s) failed validation:\n  campaign 'DE', ")
+    assert "on_error='continue' to keep the other campaigns" in message
+    assert list(caught.value.failure_cases.columns) == [
+        "campaign",
+        "column",
+        "value",
+        "check",
+    ]
 
 
 def test_extract_invalid_schema_rejected() -> None:

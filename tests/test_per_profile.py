@@ -13,10 +13,15 @@ from aiohttp import web
 from conftest import HITS
 
 import extapi_pandas  # noqa: F401  (registers df.extapi)
-from extapi_pandas import ExternalAPI, PerProfileDataWarning, PerProfileLimits
+from extapi_pandas import ExternalAPI, Payload, PerProfileDataWarning, PerProfileLimits
 from extapi_pandas.demo import BackgroundServer
 from extapi_pandas.errors import ConfigurationError
-from extapi_pandas.perprofile import file_route_call, payload_rows, payload_warning
+from extapi_pandas.perprofile import (
+    file_route_call,
+    payload_rows,
+    payload_warning,
+    profile_key_column,
+)
 
 Serve = Callable[..., BackgroundServer]
 
@@ -274,11 +279,42 @@ def test_payload_rows_counted(body: bytes | None, expected: int) -> None:
             (),
             "df.extapi.enrich_from_file('profiles.parquet', on={'pid': 'profile_id'})",
         ),
-        (None, (), "df.extapi.enrich_from_file('profiles.parquet', on='profile_id')"),
     ],
 )
 def test_file_route_call(on: Any, columns: Any, expected: str) -> None:
     assert file_route_call(on, columns) == expected
+
+
+@pytest.mark.parametrize(
+    ("audience_columns", "key"),
+    [
+        (["campaign", "email", "profile_id"], "profile_id"),
+        (["id", "CustomerID", "region"], "CustomerID"),
+        (["region_id", "user-id"], "user-id"),
+        (["campaign", "crm_contact_no"], "crm_contact_no"),
+        (["store_id", "campaign", "id"], "id"),
+        ([0, 1, "ID"], "ID"),
+    ],
+)
+def test_profile_key_from_audience(audience_columns: list[Any], key: str) -> None:
+    assert profile_key_column(audience_columns) == key
+    assert file_route_call(None, audience_columns=audience_columns) == (
+        f"df.extapi.enrich_from_file('profiles.parquet', on={key!r})"
+    )
+
+
+@pytest.mark.parametrize(
+    "audience_columns",
+    [[], ["campaign", "region", "store_id"], ["email", "score"], [0, 1]],
+)
+def test_file_route_call_key_placeholder(audience_columns: list[Any]) -> None:
+    call = file_route_call(None, ["score"], audience_columns=audience_columns)
+
+    assert call.startswith(
+        "df.extapi.enrich_from_file('profiles.parquet', on='<key column>', "
+        "columns=['score'])"
+    )
+    assert "# replace <key column> with the audience column" in call
 
 
 @pytest.mark.parametrize(
@@ -316,3 +352,77 @@ def test_limits_from_mapping() -> None:
     )
     assert api.per_profile == PerProfileLimits(body_bytes=2048)
     assert json.dumps(api.per_profile.__dict__)
+
+
+def offer_server(serve: Serve) -> BackgroundServer:
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"offer": "spring", "terms": "x" * 4096})
+
+    return serve({"/offer": handler})
+
+
+@pytest.mark.parametrize(
+    ("audience", "key"),
+    [
+        (
+            pd.DataFrame({"CustomerID": ["c1", "c2"], "market": ["DE", "FR"]}),
+            "on='CustomerID'",
+        ),
+        (
+            pd.DataFrame({"email": ["a@x", "b@x"], "market": ["DE", "FR"]}),
+            "on='<key column>'",
+        ),
+    ],
+    ids=["key-column", "no-key-column"],
+)
+def test_body_warning_names_existing_key(
+    serve: Serve, audience: pd.DataFrame, key: str
+) -> None:
+    server = offer_server(serve)
+
+    with pytest.warns(PerProfileDataWarning, match="larger than") as caught:
+        audience.extapi.enrich(
+            server.url("/offer"),
+            columns={"offer": "$.offer"},
+            per_profile=PerProfileLimits(body_bytes=1024),
+        )
+
+    message = str(caught[0].message)
+    assert f"enrich_from_file('profiles.parquet', {key}, columns=['offer'])" in message
+    assert "profile_id" not in message
+
+
+def test_request_limit_names_existing_key(serve: Serve) -> None:
+    server = serve({"/c": echo_campaign})
+    audience = pd.DataFrame(
+        {"user_id": profile_ids(30), "market": ["DE"] * 30, "wave": range(30)}
+    )
+
+    with pytest.raises(ConfigurationError, match="over max_requests=20") as caught:
+        audience.extapi.enrich(
+            server.url("/c"),
+            campaign=["market", "wave"],
+            columns={"echo": "$.id"},
+            max_requests=20,
+        )
+
+    assert "on='user_id'" in str(caught.value)
+    assert "profile_id" not in str(caught.value)
+
+
+def test_payload_warning_names_existing_key(serve: Serve) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"accepted": True})
+
+    server = serve({"POST /score": handler})
+    audience = pd.DataFrame({"score": range(5), "member_id": profile_ids(5)})
+
+    with pytest.warns(PerProfileDataWarning, match="payload= sends") as caught:
+        audience.extapi.enrich(
+            server.url("/score"),
+            method="POST",
+            payload=Payload(data=["score"], max_data_rows=2),
+            columns={"accepted": "$.accepted"},
+        )
+
+    assert "on='member_id'" in str(caught[0].message)

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 import extapi_pandas  # noqa: F401  (registers DataFrame.extapi)
-from extapi_pandas import ExternalAPI
+from extapi_pandas import ExternalAPI, Payload
 from extapi_pandas.demo import BackgroundServer
 from extapi_pandas.errors import ConfigurationError, RequestTooLarge, TemplateError
 from extapi_pandas.plan import group_campaigns, make_plan
@@ -324,7 +324,7 @@ def test_json_body_is_typed(echo: Echo, method: str) -> None:
         {
             "key": ["A", "A", "B"],
             "opt_in": [True, True, False],
-            "wave": pd.array([3, 3, None], dtype="Int64"),
+            "wave": pd.array([3, 3, 4], dtype="Int64"),
             "price": [1.5, 1.5, 2.0],
         }
     )
@@ -360,7 +360,7 @@ def test_json_body_is_typed(echo: Echo, method: str) -> None:
         "campaign": "B",
         "count": 1,
         "opt_in": False,
-        "wave": None,
+        "wave": 4,
         "price": 2.0,
         "label": "B-1",
         "nested": [{"n": 1}],
@@ -472,17 +472,18 @@ def test_varying_without_campaign_rejected(echo: Echo) -> None:
     assert echo.seen == []
 
 
-def test_constant_placeholder_with_nan_accepted(echo: Echo) -> None:
+def test_all_nan_placeholder_is_missing(echo: Echo) -> None:
     audience = pd.DataFrame({"key": ["A", "A", "B"], "wave": [np.nan, np.nan, 2.0]})
 
-    audience.extapi.enrich(
-        echo.url("/x"),
-        params={"w": "{wave}"},
-        campaign="key",
-        columns={"m": "$.method"},
-    )
+    with pytest.raises(TemplateError, match=r"missing value .* campaign\(s\) \('A'\)"):
+        audience.extapi.enrich(
+            echo.url("/x"),
+            params={"w": "{wave}"},
+            campaign="key",
+            columns={"m": "$.method"},
+        )
 
-    assert sorted(str(r["query"]) for r in echo.seen) == ["{'w': '2.0'}", "{}"]
+    assert echo.seen == []
 
 
 def test_unknown_placeholder_names_column(echo: Echo) -> None:
@@ -625,29 +626,140 @@ def test_literal_url_text_is_encoded(echo: Echo) -> None:
     assert echo.seen[0]["path"] == "/a b/é/A"
 
 
-def test_missing_path_value_rejected(echo: Echo) -> None:
-    audience = pd.DataFrame({"key": ["A", "B"], "market": ["DE", None]})
+MISSING_MARKERS = [
+    pd.Series(["DE", None], dtype="str"),
+    pd.Series(["DE", np.nan], dtype=object),
+    pd.Series([1.5, np.nan]),
+    pd.Series([7, pd.NA], dtype="Int64"),
+    pd.Series([pd.Timestamp("2024-01-02"), pd.NaT]),
+    pd.Series(["DE", None], dtype="category"),
+]
+MISSING_IDS = ["str-None", "object-NaN", "float-NaN", "Int64-NA", "NaT", "category"]
 
-    with pytest.raises(TemplateError, match=r"campaign 'B': placeholder \{market\}"):
+
+@pytest.mark.parametrize("market", MISSING_MARKERS, ids=MISSING_IDS)
+@pytest.mark.parametrize(
+    ("options", "place"),
+    [
+        ({"url": "/m/{market}/offers"}, "url"),
+        ({"params": {"market": "{market}"}}, "params"),
+        ({"headers": {"X-Market": "m-{market}"}}, "headers"),
+        ({"method": "POST", "json": {"market": "{market}"}}, "json"),
+        ({"method": "POST", "json": {"label": "m={market}"}}, "json"),
+    ],
+    ids=["url", "params", "headers", "json-lone", "json-text"],
+)
+def test_missing_placeholder_value_rejected(
+    echo: Echo, market: pd.Series, options: dict[str, Any], place: str
+) -> None:
+    audience = pd.DataFrame({"key": ["A", "B"], "market": market})
+    options = dict(options)
+    url = echo.url(options.pop("url", "/m"))
+
+    with pytest.raises(TemplateError) as caught:
         audience.extapi.enrich(
-            echo.url("/m/{market}/offers"), campaign="key", columns={"m": "$.method"}
+            url, campaign="key", columns={"m": "$.method"}, **options
+        )
+
+    message = str(caught.value)
+    assert f"placeholder {{market}} (in {place}) names column 'market'" in message
+    assert "for 1 of 2 campaign(s) ('B')" in message
+    assert "nothing was sent" in message
+    assert "missing_campaign='skip'" in message
+    assert caught.value.campaign == "B"
+    assert echo.seen == []
+
+
+def test_missing_value_names_every_campaign(echo: Echo) -> None:
+    audience = pd.DataFrame({"key": list("ABCDEFG"), "market": ["DE", *[None] * 6]})
+
+    with pytest.raises(TemplateError, match=r"for 6 of 7 campaign\(s\) \('B', ") as c:
+        audience.extapi.enrich(
+            echo.url("/m"),
+            params={"market": "{market}"},
+            campaign="key",
+            columns={"m": "$.method"},
+        )
+
+    assert "'F', ...)" in str(c.value)
+    assert c.value.campaign is None
+    assert echo.seen == []
+
+
+def test_missing_value_without_campaign_column(echo: Echo) -> None:
+    audience = pd.DataFrame({"market": [None, None]}, dtype="str")
+
+    with pytest.raises(
+        TemplateError, match=r"in every row of the audience, which is one campaign"
+    ):
+        audience.extapi.enrich(
+            echo.url("/m"), params={"market": "{market}"}, columns={"m": "$.method"}
         )
 
     assert echo.seen == []
 
 
-def test_missing_param_value_left_out(echo: Echo) -> None:
-    audience = pd.DataFrame({"key": ["A", "B"], "market": ["DE", None]})
+def test_missing_value_in_url_and_params(echo: Echo) -> None:
+    audience = pd.DataFrame({"key": ["A"], "market": [None]}, dtype="str")
+
+    with pytest.raises(TemplateError, match=r"\{market\} \(in url and params\)"):
+        audience.extapi.enrich(
+            echo.url("/m/{market}"),
+            params={"m": "{market}"},
+            campaign="key",
+            columns={"m": "$.method"},
+        )
+
+    assert echo.seen == []
+
+
+def test_missing_value_skipped_as_advised(echo: Echo) -> None:
+    audience = pd.DataFrame({"key": ["A", "B", "A"], "market": ["DE", None, "DE"]})
+
+    result = audience.extapi.enrich(
+        echo.url("/m"),
+        params={"market": "{market}"},
+        campaign=["key", "market"],
+        missing_campaign="skip",
+        columns={"sent": "$.query.market"},
+        strings="str",
+    )
+
+    assert [r["query"] for r in echo.seen] == [{"market": "DE"}]
+    assert result["sent"].isna().tolist() == [False, True, False]
+    assert result["sent"].iloc[0] == "DE"
+
+
+def test_missing_json_value_advice_works(echo: Echo) -> None:
+    audience = pd.DataFrame({"key": ["A", "B"], "wave": pd.array([3, None], "Int64")})
+    options: dict[str, Any] = {"method": "POST", "campaign": "key"}
+    columns = {"sent": "$.body.params.wave"}
+
+    with pytest.raises(TemplateError, match=r"payload=Payload\(params=\['wave'\]\)"):
+        audience.extapi.enrich(
+            echo.url("/b"), json={"wave": "{wave}"}, columns=columns, **options
+        )
+    result = audience.extapi.enrich(
+        echo.url("/b"), payload=Payload(params=["wave"]), columns=columns, **options
+    )
+
+    assert result["sent"].isna().tolist() == [False, True]
+    assert result["sent"].iloc[0] == 3
+
+
+def test_literal_none_param_left_out(echo: Echo) -> None:
+    audience = pd.DataFrame({"key": ["A"]})
 
     audience.extapi.enrich(
         echo.url("/m"),
-        params={"market": "{market}", "n": "{count}"},
+        params={"market": None, "k": "{key}"},
+        headers={"X-Empty": None},
         campaign="key",
         columns={"m": "$.method"},
     )
 
-    queries = sorted(echo.seen, key=lambda r: r["query"].get("market", ""))
-    assert [r["query"] for r in queries] == [{"n": "1"}, {"market": "DE", "n": "1"}]
+    assert echo.seen[0]["query"] == {"k": "A"}
+    assert "X-Empty" not in echo.seen[0]["headers"]
 
 
 def test_integer_column_label_campaign(echo: Echo) -> None:

@@ -269,6 +269,46 @@ def test_template_varies_in_campaign(serve: Serve, spark: SparkSession) -> None:
     assert server.app[HITS]["/x"] == 0
 
 
+def test_missing_placeholder_value_rejected(serve: Serve, spark: SparkSession) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    server = serve({"/x": handler})
+    sdf = spark.createDataFrame(
+        [("a", "DE"), ("b", None), ("b", None)], "c string, m string"
+    )
+
+    with pytest.raises(TemplateError, match=r"\{m\} \(in params\).*\('b'\)"):
+        extapi_spark.enrich(
+            sdf,
+            server.url("/x"),
+            params={"m": "{m}"},
+            campaign="c",
+            columns={"v": "$.v"},
+        )
+    assert server.app[HITS]["/x"] == 0
+
+
+def test_body_warning_names_audience_key(serve: Serve, spark: SparkSession) -> None:
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"offer": "spring", "terms": "x" * 4096})
+
+    server = serve({"/offer": handler})
+    sdf = spark.createDataFrame(
+        [("c1", "DE"), ("c2", "DE")], "CustomerID string, m string"
+    )
+
+    with pytest.warns(PerProfileDataWarning, match="larger than") as caught:
+        extapi_spark.enrich(
+            sdf,
+            server.url("/offer"),
+            columns={"offer": "$.offer"},
+            per_profile={"body_bytes": 1024},
+        )
+
+    assert "on='CustomerID'" in str(caught[0].message)
+
+
 def test_per_profile_warning_from_key_counts(serve: Serve, spark: SparkSession) -> None:
     document = {"profiles": [{"id": f"p{i:05d}", "score": i} for i in range(10)]}
 

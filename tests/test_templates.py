@@ -134,10 +134,6 @@ def test_render_text_bool_as_json_word() -> None:
     assert render("{flag}", {"flag": True}) == "true"
 
 
-def test_render_text_missing_as_empty() -> None:
-    assert render("x={v}", {"v": None}) == "x="
-
-
 def test_render_text_datetime_isoformat() -> None:
     when = pd.Timestamp("2024-05-06 07:08:09", tz="UTC")
 
@@ -180,10 +176,6 @@ def test_render_json_mixed_text_is_string() -> None:
     }
 
 
-def test_render_json_missing_value_is_null() -> None:
-    assert render_json({"v": "{v}"}, {"v": None}, where="json") == {"v": None}
-
-
 def test_render_json_date_is_iso_string() -> None:
     values = {"d": dt.date(2024, 1, 2)}
 
@@ -204,10 +196,26 @@ def test_render_json_keeps_non_strings() -> None:
     assert rendered == {"n": 1, "f": 1.5, "b": True, "z": None, "l": [1, "X"]}
 
 
-def test_render_text_missing_path_value_raises() -> None:
-    with pytest.raises(TemplateError, match=r"\{v\} .* missing value.*params="):
-        render("/v/{v}/x", {"v": None}, url_quote=True)
+@pytest.mark.parametrize(
+    ("text", "url_quote"),
+    [
+        ("/v/{v}/x", True),
+        ("/v?q={v}", True),
+        ("x={v}", False),
+        ("{v}", False),
+    ],
+    ids=["url-path", "url-query", "text", "whole-text"],
+)
+def test_render_text_missing_value_raises(text: str, url_quote: bool) -> None:
+    with pytest.raises(TemplateError, match=r"\{v\} in .* missing value \(None\)"):
+        render(text, {"v": None}, url_quote=url_quote)
 
 
-def test_render_text_missing_query_value_empty() -> None:
-    assert render("/v?q={v}", {"v": None}, url_quote=True) == "/v?q="
+@pytest.mark.parametrize(
+    "body",
+    [{"v": "{v}"}, {"v": "v={v}"}, ["{v}"], {"outer": {"inner": "{v}"}}],
+    ids=["lone", "in-text", "in-list", "nested"],
+)
+def test_render_json_missing_value_raises(body: object) -> None:
+    with pytest.raises(TemplateError, match=r"\{v\} in .* missing value \(None\)"):
+        render_json(body, {"v": None}, where="json")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import bz2
 import gzip
 import importlib.util
 import json
 import lzma
+import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -488,6 +490,127 @@ def test_declared_datetime_dtype(tmp_path: Path) -> None:
         path, on="profile_id", dtype={"seen": "datetime64[ns, UTC]"}
     )
     assert str(enriched["seen"].dtype) == "datetime64[ns, UTC]"
+
+
+def write_seen(path: Path, stamps: list[Any]) -> Path:
+    """Write profile_id and seen columns, the stamps kept as text in every format."""
+    frame = pd.DataFrame({"profile_id": [f"p{i}" for i in range(len(stamps))]})
+    frame["seen"] = pd.Series(stamps, dtype=object)
+    if path.suffix == ".csv":
+        frame.to_csv(path, index=False)
+    elif path.suffix == ".jsonl":
+        frame.to_json(path, orient="records", lines=True)
+    else:
+        frame.astype({"seen": "str"}).to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("name", ["s.csv", "s.jsonl", "s.parquet"])
+def test_naive_timestamp_advice_fits_file_route(tmp_path: Path, name: str) -> None:
+    path = write_seen(tmp_path / name, ["2024-03-01T10:00:00"])
+
+    with pytest.raises(ValidationError, match="has no UTC offset") as caught:
+        profiles_audience(1).extapi.enrich_from_file(
+            path, on="profile_id", dtype={"seen": "datetime64[ns]"}
+        )
+
+    message = str(caught.value)
+    assert "assume_tz" not in message
+    assert "dtype={'seen': 'datetime64[ns, Europe/Amsterdam]'}" in message
+
+
+@pytest.mark.parametrize("name", ["s.csv", "s.jsonl", "s.parquet"])
+def test_advised_zoned_dtype_works(tmp_path: Path, name: str) -> None:
+    path = write_seen(
+        tmp_path / name, ["2024-03-01T10:00:00", "2024-07-01T10:00+00:00"]
+    )
+    with pytest.raises(ValidationError) as caught:
+        profiles_audience(2).extapi.enrich_from_file(
+            path, on="profile_id", dtype={"seen": "datetime64[ns]"}
+        )
+    advised = caught.value.failure_cases["check"].iloc[0]
+    advice = re.search(r"such as dtype=(\{[^}]*\})", advised)
+    assert advice is not None
+    dtype = ast.literal_eval(advice.group(1))
+
+    enriched = profiles_audience(2).extapi.enrich_from_file(
+        path, on="profile_id", dtype=dtype
+    )
+
+    seen = enriched["seen"]
+    assert str(seen.dtype) == "datetime64[ns, Europe/Amsterdam]"
+    assert seen.iloc[0] == pd.Timestamp("2024-03-01T09:00:00Z")
+    assert seen.iloc[1] == pd.Timestamp("2024-07-01T10:00:00Z")
+
+
+def test_utc_dtype_reads_naive_as_utc(tmp_path: Path) -> None:
+    path = write_seen(tmp_path / "s.csv", ["2024-03-01T10:00:00"])
+
+    enriched = profiles_audience(1).extapi.enrich_from_file(
+        path, on="profile_id", dtype={"seen": "datetime64[ns, UTC]"}
+    )
+
+    assert enriched["seen"].iloc[0] == pd.Timestamp("2024-03-01T10:00:00Z")
+
+
+def test_zoned_dtype_daylight_gap_fails(tmp_path: Path) -> None:
+    path = write_seen(tmp_path / "s.csv", ["2024-03-31T02:30:00"])
+
+    with pytest.raises(
+        ValidationError, match=r"does not exist or is ambiguous in 'Europe/Amsterdam'"
+    ):
+        profiles_audience(1).extapi.enrich_from_file(
+            path,
+            on="profile_id",
+            dtype={"seen": "datetime64[ns, Europe/Amsterdam]"},
+        )
+
+
+def test_naive_list_timestamp_advice(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "s.jsonl",
+        '{"profile_id": "p0", "seen": ["2024-03-01T10:00Z", "2024-03-01T11:00"]}\n',
+    )
+    naive = {"seen": "list[datetime64[ns]]"}
+    zoned = {"seen": "list[datetime64[ns, Europe/Amsterdam]]"}
+
+    with pytest.raises(ValidationError) as caught:
+        profiles_audience(1).extapi.enrich_from_file(path, on="profile_id", dtype=naive)
+    enriched = profiles_audience(1).extapi.enrich_from_file(
+        path, on="profile_id", dtype=zoned
+    )
+
+    message = str(caught.value)
+    assert "element 1: timestamp '2024-03-01T11:00' has no UTC offset" in message
+    assert f"dtype={zoned!r}" in message
+    assert "assume_tz" not in message
+    assert enriched["seen"].iloc[0][1] == pd.Timestamp("2024-03-01T10:00:00Z")
+
+
+def test_naive_key_advice_fits_file_route(tmp_path: Path) -> None:
+    path = write(tmp_path / "s.csv", "day,score\n2024-03-01T10:00:00,1\n")
+    audience = pd.DataFrame({"day": pd.to_datetime(["2024-03-01T10:00:00"])})
+
+    with pytest.raises(TransferError, match="key column 'day'") as caught:
+        audience.extapi.enrich_from_file(
+            path, on="day", dtype={"day": "datetime64[ns]"}
+        )
+
+    assert "assume_tz" not in str(caught.value)
+    assert "dtype={'day': 'datetime64[ns, Europe/Amsterdam]'}" in str(caught.value)
+
+
+def test_zoned_key_dtype_reads_naive(tmp_path: Path) -> None:
+    path = write(tmp_path / "s.csv", "day,score\n2024-03-01T10:00:00,1\n")
+    audience = pd.DataFrame(
+        {"day": pd.to_datetime(["2024-03-01T10:00:00"]).tz_localize("UTC")}
+    )
+
+    enriched = audience.extapi.enrich_from_file(
+        path, on="day", dtype={"day": "datetime64[ns, UTC]"}
+    )
+
+    assert enriched["score"].tolist() == [1]
 
 
 # Invalid input

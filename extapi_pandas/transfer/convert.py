@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -10,13 +11,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from extapi_pandas.frames import ConversionFailure, build_frame
+from extapi_pandas.dtypes import DType, InvalidValue, MissingOffset, parse_dtype
+from extapi_pandas.frames import BuiltFrame, ConversionFailure, build_frame
 from extapi_pandas.values import python_scalar
 
 __all__ = [
     "NULL_TOKENS",
     "apply_declared",
     "arrow_to_pandas",
+    "build_declared",
+    "declared_zone",
+    "describe_invalid",
     "infer_text_column",
     "key_text",
     "text_keys",
@@ -99,11 +104,52 @@ def apply_declared(
     if not names:
         return frame, []
     values = {name: [python_scalar(v) for v in frame[name].tolist()] for name in names}
-    built = build_frame(values, {name: declared[name] for name in names}, len(frame))
+    built = build_declared(values, {name: declared[name] for name in names}, len(frame))
     result = frame.copy(deep=False)
     for name in names:
         result[name] = built.frame[name].array
     return result, built.failures
+
+
+def build_declared(
+    values: Mapping[str, Sequence[Any]], declared: Mapping[str, str], rows: int
+) -> BuiltFrame:
+    """Build a frame of file values with the dtypes in `dtype=`, as `build_frame`.
+
+    A timestamp without a UTC offset is read in the zone of its column's dtype,
+    as pandas does (`"datetime64[ns, Europe/Amsterdam]"`), because the file route
+    has no `assume_tz=`. Failures name `dtype=` as the fix.
+    """
+    zones = {}
+    for name, dtype_name in declared.items():
+        zone = declared_zone(parse_dtype(dtype_name))
+        if zone is not None and name in values:
+            zones[name] = [zone] * rows
+    return build_frame(values, declared, rows, zones=zones, describe=describe_invalid)
+
+
+def declared_zone(dtype: DType) -> dt.tzinfo | None:
+    """Return the zone of a timestamp dtype, or of a list of them; None if naive."""
+    if dtype.kind == "list" and dtype.element is not None:
+        dtype = dtype.element
+    if dtype.kind != "datetime":
+        return None
+    zone = getattr(dtype.pandas, "tz", None)
+    return zone if isinstance(zone, dt.tzinfo) else None
+
+
+def describe_invalid(column: str, error: InvalidValue) -> str:
+    """Return why a file value failed its dtype, with the file route's fix."""
+    if not isinstance(error, MissingOffset):
+        return str(error)
+    zoned = "datetime64[ns, Europe/Amsterdam]"
+    if error.element is not None:
+        zoned = f"list[{zoned}]"
+    return error.describe(
+        "declare the zone the file's times are in with a zoned dtype, such as "
+        f"dtype={{{column!r}: {zoned!r}}}, or write the offset into the file "
+        "('2026-10-03T12:30+02:00')"
+    )
 
 
 def key_text(value: Any) -> Any:

@@ -19,10 +19,13 @@ import pandas as pd
 
 from extapi_pandas.dtypes import InvalidValue, build_array, convert_value, parse_dtype
 from extapi_pandas.errors import TransferError
-from extapi_pandas.frames import ConversionFailure, build_frame
+from extapi_pandas.frames import ConversionFailure
 from extapi_pandas.transfer.convert import (
     apply_declared,
     arrow_to_pandas,
+    build_declared,
+    declared_zone,
+    describe_invalid,
     infer_text_column,
     text_keys,
 )
@@ -186,15 +189,17 @@ class Table:
         self, values: list[Any], name: str, file: SourceFile
     ) -> pd.Series:
         dtype = parse_dtype(self.spec.declared[name])
+        zone = declared_zone(dtype)
         converted = []
         for value in values:
             try:
-                converted.append(convert_value(value, dtype))
+                converted.append(convert_value(value, dtype, zone=zone))
             except InvalidValue as exc:
                 raise TransferError(
                     f"{file.path}: key column {name!r} has value {value!r}, which is "
-                    f"not {dtype.name} as declared in dtype= ({exc}); fix the file or "
-                    "the declared dtype"
+                    f"not {dtype.name} as declared in dtype= "
+                    f"({describe_invalid(name, exc)}); fix the file or the declared "
+                    "dtype"
                 ) from exc
         return pd.Series(build_array(converted, dtype))
 
@@ -325,7 +330,7 @@ class JsonTable(Table):
         }
         for name in self.spec.key.file:
             declared.setdefault(name, "str")
-        built = build_frame(values, declared, self._kept)
+        built = build_declared(values, declared, self._kept)
         return built.frame, built.failures
 
     def _add_chunk(
