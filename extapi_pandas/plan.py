@@ -16,6 +16,7 @@ from extapi_pandas.encode import Encoded, code_dtype, encode_arrow, first_rows
 from extapi_pandas.errors import ConfigurationError, RequestTooLarge, TemplateError
 from extapi_pandas.payload import render_payloads
 from extapi_pandas.perprofile import check_request_count
+from extapi_pandas.redaction import is_sensitive_name
 from extapi_pandas.templates import (
     COUNT,
     collect_fields,
@@ -362,16 +363,64 @@ def _check_constant(
         return
     row = int(np.flatnonzero(valid)[differs[0]])
     number = int(grouping.codes[row])
+    key = grouping.keys[number]
     first_value = audience[column].iat[grouping.first_rows[number]]
     other_value = audience[column].iat[row]
+    if pd.isna(first_value) or pd.isna(other_value):
+        gap = row if pd.isna(other_value) else int(grouping.first_rows[number])
+        raise TemplateError(
+            f"placeholder {{{field}}} names column {column!r}, which is missing in "
+            f"some rows of campaign {key!r} (for example at index "
+            f"{python_scalar(audience.index[gap])!r}), so the request cannot be "
+            "filled in and nothing was sent. Fill the column (for example with "
+            "fillna) or drop those rows",
+            campaign=key,
+        )
+    if _is_secret_placeholder(api, field):
+        example = "(values hidden, because the placeholder fills a credential)"
+    else:
+        example = f"(for example {first_value!r} and {other_value!r})"
     raise TemplateError(
-        f"placeholder {{{field}}} varies within campaign {grouping.keys[number]!r} "
-        f"(for example {first_value!r} and {other_value!r}), but enrich makes one "
-        "call per campaign, so every placeholder must have one value per campaign. "
-        "Use a campaign-level column, add it to campaign=, or, for per-profile data, "
-        "use a bulk file: df.extapi.enrich_from_file(path, on=...)",
-        campaign=grouping.keys[number],
+        f"placeholder {{{field}}} varies within campaign {key!r} {example}, but "
+        "enrich makes one call per campaign, so every placeholder must have one "
+        "value per campaign. Use a campaign-level column, add it to campaign=, or, "
+        "for per-profile data, use a bulk file: "
+        "df.extapi.enrich_from_file(path, on=...)",
+        campaign=key,
     )
+
+
+def _is_secret_placeholder(api: ExternalAPI, field: str) -> bool:
+    """Return whether `field` fills a header, or a sensitive parameter or body key.
+
+    Audience values sent in headers are often tokens, and the library cannot tell
+    them from plain values, so errors never show values of header placeholders.
+    """
+    if field in collect_fields(dict(api.headers or {}), where="headers"):
+        return True
+    sensitive_params = {
+        name: value
+        for name, value in (api.params or {}).items()
+        if is_sensitive_name(str(name))
+    }
+    if field in collect_fields(sensitive_params, where="params"):
+        return True
+    return field in collect_fields(_sensitive_json(api.json), where="json")
+
+
+def _sensitive_json(value: Any) -> list[Any]:
+    """Return the values under sensitive keys anywhere in a JSON template."""
+    found: list[Any] = []
+    if isinstance(value, Mapping):
+        for name, child in value.items():
+            if is_sensitive_name(str(name)):
+                found.append(child)
+            else:
+                found.extend(_sensitive_json(child))
+    elif isinstance(value, list):
+        for child in value:
+            found.extend(_sensitive_json(child))
+    return found
 
 
 def _check_present(

@@ -454,7 +454,11 @@ def test_varying_placeholder_rejected(echo: Echo, where: dict[str, Any]) -> None
 
     message = str(caught.value)
     assert "{region} varies within campaign 'A'" in message
-    assert "'n' and 's'" in message
+    if "headers" in where:  # header values may be tokens, so they are hidden
+        assert "'n'" not in message
+        assert "values hidden" in message
+    else:
+        assert "'n' and 's'" in message
     assert "one call per campaign" in message
     assert "df.extapi.enrich_from_file" in message
     assert caught.value.campaign == "A"
@@ -784,3 +788,49 @@ def test_duplicate_column_label_rejected(echo: Echo, options: dict[str, Any]) ->
         audience.extapi.enrich(echo.url("/x"), columns={"m": "$.method"}, **options)
 
     assert echo.seen == []
+
+
+# Values of placeholders that may hold credentials stay out of errors
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"headers": {"Authorization": "Bearer {token}"}},
+        {"params": {"api_key": "{token}"}},
+        {"json": {"auth": {"password": "{token}"}}, "method": "POST"},
+    ],
+    ids=["header", "sensitive param", "sensitive json key"],
+)
+def test_varying_secret_placeholder_hidden(where: dict[str, Any]) -> None:
+    audience = pd.DataFrame({"key": ["A", "A"], "token": ["TOKEN-ONE", "TOKEN-TWO"]})
+    api = ExternalAPI(
+        "http://127.0.0.1:9/x", campaign="key", columns={"m": "$.m"}, **where
+    )
+
+    with pytest.raises(TemplateError, match="values hidden") as caught:
+        make_plan(audience, api)
+
+    assert "TOKEN-" not in str(caught.value)
+
+
+@pytest.mark.parametrize("missing", [None, np.nan, pd.NA])
+def test_placeholder_missing_in_some_rows(missing: Any) -> None:
+    index = [10, 11, 12]
+    market = pd.Series(["DE", missing, "FR"], dtype=object, index=index)
+    audience = pd.DataFrame({"key": ["A", "A", "B"], "market": market}, index=index)
+    api = ExternalAPI(
+        "http://127.0.0.1:9/x",
+        campaign="key",
+        params={"m": "{market}"},
+        columns={"m": "$.m"},
+    )
+
+    with pytest.raises(TemplateError) as caught:
+        make_plan(audience, api)
+
+    message = str(caught.value)
+    assert "missing in some rows of campaign 'A'" in message
+    assert "index 11" in message
+    assert "enrich_from_file" not in message
+    assert caught.value.campaign == "A"

@@ -785,3 +785,95 @@ def test_uninstalled_protocol_package() -> None:
         postal_audience().extapi.enrich_from_file(
             "gs://exports/p.csv", on="postal_code"
         )
+
+
+# Parquet columns stored as timestamps, parts of different types, mixed keys
+
+
+def write_parquet_times(path: Path) -> Path:
+    frame = pd.DataFrame(
+        {
+            "pid": ["a", "b"],
+            "aware": pd.to_datetime(["2026-10-03 12:30Z", None], utc=True),
+            "naive": pd.to_datetime(["2026-10-03 12:30", "2026-03-29 02:30"]),
+        }
+    )
+    frame.to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("dtype", "expected"),
+    [
+        ("datetime64[ns, UTC]", "2026-10-03 12:30:00+00:00"),
+        ("datetime64[us, Europe/Amsterdam]", "2026-10-03 14:30:00+02:00"),
+    ],
+)
+def test_parquet_aware_timestamps_declared(
+    tmp_path: Path, dtype: str, expected: str
+) -> None:
+    path = write_parquet_times(tmp_path / "t.parquet")
+    audience = pd.DataFrame({"pid": ["a", "b"]})
+
+    enriched = audience.extapi.enrich_from_file(
+        path, on="pid", columns=["aware"], dtype={"aware": dtype}
+    )
+
+    assert str(enriched["aware"].dtype) == dtype
+    assert str(enriched["aware"].iloc[0]) == expected
+    assert pd.isna(enriched["aware"].iloc[1])
+
+
+def test_parquet_naive_timestamps_read_in_zone(tmp_path: Path) -> None:
+    path = write_parquet_times(tmp_path / "t.parquet")
+    audience = pd.DataFrame({"pid": ["a"]})
+
+    enriched = audience.extapi.enrich_from_file(
+        path, on="pid", columns=["naive"], dtype={"naive": "datetime64[ns, UTC]"}
+    )
+
+    assert str(enriched["naive"].iloc[0]) == "2026-10-03 12:30:00+00:00"
+
+
+def test_parquet_skipped_local_time_fails(tmp_path: Path) -> None:
+    path = write_parquet_times(tmp_path / "t.parquet")
+    audience = pd.DataFrame({"pid": ["a", "b"]})
+
+    with pytest.raises(ValidationError, match=r"key 'b'.*does not exist or is"):
+        audience.extapi.enrich_from_file(
+            path,
+            on="pid",
+            columns=["naive"],
+            dtype={"naive": "datetime64[ns, Europe/Amsterdam]"},
+        )
+
+
+def test_parquet_parts_widen_numbers(tmp_path: Path) -> None:
+    (tmp_path / "parts").mkdir()
+    pd.DataFrame({"pid": ["p0"], "v": [1]}).to_parquet(tmp_path / "parts/a.parquet")
+    pd.DataFrame({"pid": ["p1"], "v": [1.5]}).to_parquet(tmp_path / "parts/b.parquet")
+    audience = pd.DataFrame({"pid": ["p0", "p1"]})
+
+    enriched = audience.extapi.enrich_from_file(tmp_path / "parts", on="pid")
+
+    assert enriched["v"].tolist() == [1.0, 1.5]
+
+
+def test_parquet_parts_incompatible_types(tmp_path: Path) -> None:
+    (tmp_path / "parts").mkdir()
+    pd.DataFrame({"pid": ["p0"], "v": [1.5]}).to_parquet(tmp_path / "parts/a.parquet")
+    pd.DataFrame({"pid": ["p1"], "v": ["x"]}).to_parquet(tmp_path / "parts/b.parquet")
+    audience = pd.DataFrame({"pid": ["p0", "p1"]})
+
+    with pytest.raises(TransferError, match="same column types"):
+        audience.extapi.enrich_from_file(tmp_path / "parts", on="pid")
+
+
+def test_mixed_audience_key_advice(tmp_path: Path) -> None:
+    path = write(tmp_path / "k.csv", "pid,v\n1,a\np1,b\n")
+    audience = pd.DataFrame({"pid": pd.Series([1, "p1", None], dtype=object)})
+
+    with pytest.raises(TransferError, match=r"mixed.*astype\('str'\)") as caught:
+        audience.extapi.enrich_from_file(path, on="pid")
+
+    assert "dtype=" not in str(caught.value)

@@ -103,12 +103,64 @@ def apply_declared(
     names = [name for name in declared if name in frame.columns]
     if not names:
         return frame, []
+    result = frame.copy(deep=False)
+    failures: list[ConversionFailure] = []
+    for name in list(names):
+        stored = _stored_timestamps(frame[name], name, parse_dtype(declared[name]))
+        if stored is not None:
+            result[name] = stored[0].array
+            failures.extend(stored[1])
+            names.remove(name)
+    if not names:
+        return result, failures
     values = {name: [python_scalar(v) for v in frame[name].tolist()] for name in names}
     built = build_declared(values, {name: declared[name] for name in names}, len(frame))
-    result = frame.copy(deep=False)
     for name in names:
         result[name] = built.frame[name].array
-    return result, built.failures
+    return result, failures + built.failures
+
+
+def _stored_timestamps(
+    series: pd.Series, name: str, dtype: DType
+) -> tuple[pd.Series, list[ConversionFailure]] | None:
+    """Convert a column stored as timestamps (Parquet) to a declared timestamp dtype.
+
+    A zoned column is converted to the declared zone, and a naive one is read in
+    it. A local time that the zone skips or repeats becomes a failure. Returns None
+    when the conversion does not apply (text values, another dtype, or a zoned
+    column declared naive), and the value-by-value conversion then runs.
+    """
+    if dtype.kind != "datetime" or not pd.api.types.is_datetime64_any_dtype(
+        series.dtype
+    ):
+        return None
+    target = dtype.pandas
+    zone = getattr(target, "tz", None)
+    unit = getattr(target, "unit", None) or np.datetime_data(target)[0]
+    stored_zone = getattr(series.dtype, "tz", None)
+    if zone is None and stored_zone is not None:
+        return None
+    failures: list[ConversionFailure] = []
+    if zone is not None and stored_zone is not None:
+        series = series.dt.tz_convert(zone)
+    elif zone is not None:
+        localized = series.dt.tz_localize(zone, ambiguous="NaT", nonexistent="NaT")
+        for row in np.flatnonzero(
+            localized.isna().to_numpy() & series.notna().to_numpy()
+        ):
+            failures.append(
+                ConversionFailure(
+                    int(row),
+                    name,
+                    series.iloc[row],
+                    f"dtype({str(target)!r})",
+                    f"{series.iloc[row]} does not exist or is ambiguous in {zone} (a "
+                    "daylight saving change); fix the value in the file",
+                )
+            )
+        series = localized
+    converted: pd.Series = series.dt.as_unit(unit)
+    return converted, failures
 
 
 def build_declared(

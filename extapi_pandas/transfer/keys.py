@@ -130,6 +130,15 @@ def check_key_dtypes(
         file_kind = key_kind(file_dtype)
         if audience_kind == file_kind and audience_kind != "other":
             continue
+        if audience_kind == "other":
+            inferred = pd.api.types.infer_dtype(series, skipna=True)
+            raise TransferError(
+                f"audience column {audience_column!r} holds values of mixed or "
+                f"unsupported types ({series.dtype}, inferred as {inferred!r}), so "
+                f"its keys cannot be matched with file column {file_column!r}. Cast "
+                f"the audience column to one type, for example "
+                f"df[{audience_column!r}].astype('str')"
+            )
         raise TransferError(
             f"key dtypes differ: audience column {audience_column!r} is "
             f"{series.dtype} and file column {file_column!r} is {file_dtype} "

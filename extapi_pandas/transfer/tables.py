@@ -416,7 +416,15 @@ class ParquetTable(Table):
 
         self.flush()
         tables = self._tables or [self._empty]
-        table = pa.concat_tables(tables, promote_options="default")
+        try:
+            # "permissive" widens types that differ between parts (int64 and
+            # double give double) instead of failing.
+            table = pa.concat_tables(tables, promote_options="permissive")
+        except (pa.ArrowTypeError, pa.ArrowInvalid) as exc:
+            raise TransferError(
+                f"the files' columns have types that cannot be combined ({exc}). "
+                "Write every part with the same column types"
+            ) from exc
         frame = arrow_to_pandas(table)
         return apply_declared(frame, self.spec.declared)
 
