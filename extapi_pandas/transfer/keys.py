@@ -233,7 +233,10 @@ class ArrowKeyMatcher(KeyMatcher):
     def __init__(self, audience_keys: pd.Series, flush_rows: int) -> None:
         self._audience = _arrow_text(audience_keys)
         self._sample_from = audience_keys
-        self.codes = np.full(len(audience_keys), -1, dtype=np.int64)
+        # Groups number distinct audience keys, so int32 holds them for any
+        # audience shorter than 2**31 rows, at half the memory of int64.
+        self._group_dtype = np.int32 if len(audience_keys) < 2**31 else np.int64
+        self.codes = np.full(len(audience_keys), -1, dtype=self._group_dtype)
         self.flush_rows = flush_rows
         self._groups = 0
 
@@ -244,37 +247,29 @@ class ArrowKeyMatcher(KeyMatcher):
 
     def match(self, parts: Sequence[Sequence[pd.Series]]) -> np.ndarray[Any, Any]:
         """Return, per file row, the group of its key (-1: no audience key)."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
 
         block = [_arrow_text(piece) for piece in parts[0]]
         block_chunks = [chunk for array in block for chunk in array.chunks]
-        encoded = pc.dictionary_encode(
-            pa.chunked_array(block_chunks + self._audience.chunks, pa.large_string())
-        )
-        indices = [pc.fill_null(chunk.indices, -1) for chunk in encoded.chunks]
+        block_rows = sum(len(chunk) for chunk in block_chunks)
+        codes = _dictionary_codes(block_chunks + self._audience.chunks)
         # Split by rows, not chunks: pyarrow drops empty chunks (a CSV part with
         # only a header gives one), which would shift a split by chunk count.
-        codes = _numpy_codes(indices)
-        block_rows = sum(len(chunk) for chunk in block_chunks)
         block_codes, audience_codes = codes[:block_rows], codes[block_rows:]
         distinct = int(block_codes.max()) + 1 if len(block_codes) else 0
 
-        matched_rows = np.flatnonzero(
-            (audience_codes >= 0) & (audience_codes < distinct)
-        )
-        matched_codes = audience_codes[matched_rows]
-        earlier = self.codes[matched_rows]
+        # Viewed as unsigned, -1 (a missing key) is above every code.
+        matched = audience_codes.view(np.uint32) < distinct
+        matched_codes = audience_codes[matched]
+        earlier = self.codes[matched]
         seen = earlier >= 0
-        fresh_codes = matched_codes[~seen]
-        group_of_code = np.full(distinct + 1, -1, dtype=np.int64)
         fresh = np.zeros(distinct, dtype=bool)
-        fresh[fresh_codes] = True
+        fresh[matched_codes[~seen]] = True
         count = int(fresh.sum())
+        group_of_code = np.full(distinct + 1, -1, dtype=self._group_dtype)
         group_of_code[:distinct][fresh] = np.arange(self._groups, self._groups + count)
         # A key already matched in an earlier block keeps its group.
         group_of_code[matched_codes[seen]] = earlier[seen]
-        self.codes[matched_rows[~seen]] = group_of_code[fresh_codes]
+        self.codes[matched] = group_of_code[matched_codes]
         self._groups += count
         # Code -1 (a missing file key) reads the trailing -1.
         groups: np.ndarray[Any, Any] = group_of_code[block_codes]
@@ -326,10 +321,33 @@ def _arrow_text(series: pd.Series) -> Any:
     return values
 
 
-def _numpy_codes(chunks: Sequence[Any]) -> np.ndarray[Any, Any]:
-    if not chunks:
-        return np.zeros(0, dtype=np.int32)
-    return np.concatenate([chunk.to_numpy() for chunk in chunks])
+def _dictionary_codes(chunks: list[Any]) -> np.ndarray[Any, np.dtype[np.int32]]:
+    """Dictionary-encode text chunks together and return int32 codes, -1 for nulls.
+
+    Codes number the distinct values in order of first appearance. Nulls are
+    encoded as a value of their own and then set to -1, which spares a copy of
+    every chunk's indices.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = sum(len(chunk) for chunk in chunks)
+    codes = np.empty(rows, dtype=np.int32)
+    encoded = pc.dictionary_encode(
+        pa.chunked_array(chunks, pa.large_string()), null_encoding="encode"
+    )
+    offset = 0
+    null_code = -1
+    for chunk in encoded.chunks:
+        codes[offset : offset + len(chunk)] = chunk.indices.to_numpy()
+        offset += len(chunk)
+        if null_code < 0 and chunk.dictionary.null_count:
+            nulls = chunk.dictionary.is_null().to_numpy(zero_copy_only=False)
+            null_code = int(np.flatnonzero(nulls)[0])
+    del encoded  # its dictionary contains a copy of every distinct value
+    if null_code >= 0:
+        codes[codes == null_code] = -1
+    return codes
 
 
 def _concat(pieces: Sequence[pd.Series]) -> pd.Series:

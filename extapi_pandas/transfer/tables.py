@@ -97,8 +97,10 @@ class Table:
         self.key_sample: list[Any] = []
         self.columns_seen: dict[str, None] = {}
         self._positions: list[np.ndarray[Any, Any]] = []
-        self._files: list[np.ndarray[Any, Any]] = []
-        self._rows: list[np.ndarray[Any, Any]] = []
+        self._all_positions: np.ndarray[Any, Any] | None = None
+        # Per kept chunk: file number, first data row, and the kept rows (None when
+        # every row was kept, the common case, which then costs no array).
+        self._origins: list[tuple[int, int, np.ndarray[Any, Any] | None, int]] = []
         self._pending: list[tuple[Any, list[pd.Series], int, int]] = []
         self._pending_rows = 0
 
@@ -113,7 +115,9 @@ class Table:
     @property
     def positions(self) -> np.ndarray[Any, Any]:
         """Per kept row, the group of its key (see `KeyMatcher.codes`)."""
-        return _concat(self._positions)
+        if self._all_positions is None:
+            self._all_positions = _concat(self._positions)
+        return self._all_positions
 
     def flush(self) -> None:
         """Match the pending chunks' keys and keep their matching rows."""
@@ -130,11 +134,15 @@ class Table:
             chunk_positions = positions[offset : offset + size]
             offset += size
             mask = chunk_positions >= 0
-            kept = np.flatnonzero(mask)
-            self._positions.append(chunk_positions[kept])
-            self._files.append(np.full(len(kept), number, dtype=np.int32))
-            self._rows.append(first_row + kept.astype(np.int64))
+            if mask.all():
+                self._positions.append(chunk_positions)
+                self._origins.append((number, first_row, None, size))
+            else:
+                kept = np.flatnonzero(mask)
+                self._positions.append(chunk_positions[kept])
+                self._origins.append((number, first_row, kept, len(kept)))
             self._keep(data, mask)
+        self._all_positions = None
         self._pending = []
         self._pending_rows = 0
 
@@ -144,8 +152,14 @@ class Table:
 
     def origin(self, kept_row: int) -> tuple[int, int]:
         """Return (file number, data row within the file) of a kept row."""
-        files, rows = _concat(self._files), _concat(self._rows)
-        return int(files[kept_row]), int(rows[kept_row])
+        start = 0
+        for number, first_row, kept, count in self._origins:
+            if kept_row < start + count:
+                within = kept_row - start
+                row = within if kept is None else int(kept[within])
+                return number, first_row + row
+            start += count
+        raise IndexError(f"kept row {kept_row} is out of range (0 to {start - 1})")
 
     def _add(
         self, data: Any, keys: list[pd.Series], number: int, first_row: int
@@ -257,7 +271,8 @@ class CsvTable(Table):
             if self.spec.needed is None or n in self.spec.needed
         ]
         if self._parts:
-            frame = pd.concat(self._parts, ignore_index=True)
+            parts, self._parts = self._parts, []  # released once concatenated
+            frame = pd.concat(parts, ignore_index=True)
         else:
             frame = pd.DataFrame({name: pd.Series(dtype="str") for name in names})
         declared = self.spec.declared
@@ -415,7 +430,9 @@ class ParquetTable(Table):
         import pyarrow as pa
 
         self.flush()
-        tables = self._tables or [self._empty]
+        # The kept batches are released once converted, so that the file's rows
+        # are not held twice while the new columns are gathered.
+        tables, self._tables = self._tables or [self._empty], []
         try:
             # "permissive" widens types that differ between parts (int64 and
             # double give double) instead of failing.
@@ -426,6 +443,7 @@ class ParquetTable(Table):
                 "Write every part with the same column types"
             ) from exc
         frame = arrow_to_pandas(table)
+        del tables, table
         return apply_declared(frame, self.spec.declared)
 
     def _keep(self, data: Any, mask: np.ndarray[Any, Any]) -> None:
