@@ -12,16 +12,17 @@ Example:
 from __future__ import annotations
 
 import sys as _sys
+from typing import TYPE_CHECKING, Any
 
 from extapi_pandas import accessor as _accessor  # noqa: F401  (registers df.extapi)
 from extapi_pandas.activity import ExternalAPI
-from extapi_pandas.enrich import ExtapiWarning, extract
 from extapi_pandas.errors import (
     AttachError,
     ConfigurationError,
     ConnectError,
     DecodeError,
     ExtapiError,
+    ExtapiWarning,
     GuardError,
     HTTPStatusError,
     InvalidJSON,
@@ -107,11 +108,26 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> str:
+if TYPE_CHECKING:
+    from extapi_pandas.enrich import extract
+
+
+def __dir__() -> list[str]:
+    # Lazily loaded names are listed too, for tab completion in notebooks.
+    return sorted(set(globals()) | set(__all__))
+
+
+def __getattr__(name: str) -> Any:
     # The version is read from the installed metadata on first access, because
     # importlib.metadata costs about 20 ms at import time.
     if name == "__version__":
         from extapi_pandas.provenance import library_version
 
         return library_version()
+    # extract() lives with the pipeline, which imports asyncio, so it loads on
+    # first use and `import extapi_pandas` stays light.
+    if name == "extract":
+        from extapi_pandas.enrich import extract
+
+        return extract
     raise AttributeError(f"module 'extapi_pandas' has no attribute {name!r}")

@@ -7,9 +7,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from extapi_pandas.activity import ExternalAPI, build_api
-from extapi_pandas.enrich import emit_warnings, enrich_async
 from extapi_pandas.progress import progress_for
-from extapi_pandas.runner import run_sync
 
 if TYPE_CHECKING:
     from extapi_pandas.preview import Preview
@@ -55,6 +53,9 @@ class ExtapiAccessor:
             ... )
         """
         api = build_api(source, options)
+        from extapi_pandas.enrich import emit_warnings, enrich_async
+        from extapi_pandas.runner import run_sync
+
         with progress_for(api) as progress:
             outcome = run_sync(
                 lambda: enrich_async(self._frame, api, progress=progress)
@@ -69,6 +70,8 @@ class ExtapiAccessor:
             >>> enriched = await df.extapi.aenrich(url, columns=...)  # doctest: +SKIP
         """
         api = build_api(source, options)
+        from extapi_pandas.enrich import emit_warnings, enrich_async
+
         with progress_for(api) as progress:
             outcome = await enrich_async(self._frame, api, progress=progress)
         emit_warnings(outcome.warnings)
@@ -129,6 +132,7 @@ class ExtapiAccessor:
             ...     columns=["footfall_index"],
             ... )
         """
+        from extapi_pandas.enrich import emit_warnings
         from extapi_pandas.transfer import enrich_from_file
 
         outcome = enrich_from_file(self._frame, path_or_url, on=on, **options)

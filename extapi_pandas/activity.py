@@ -5,10 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from yarl import URL
 
@@ -22,6 +21,9 @@ from extapi_pandas.payload import Payload
 from extapi_pandas.perprofile import DEFAULT_MAX_REQUESTS, PerProfileLimits
 from extapi_pandas.redaction import MASK, Redactor, Secret, is_sensitive_name
 from extapi_pandas.replay import Recording
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["ExternalAPI", "build_api"]
 
@@ -169,6 +171,8 @@ class ExternalAPI:
         object.__setattr__(self, "replay", Recording.coerce(self.replay))
         for name in ("params", "headers"):
             object.__setattr__(self, name, _secret_values(getattr(self, name)))
+        import ssl  # imported on first use, to keep `import extapi_pandas` light
+
         if not (self.verify is True or isinstance(self.verify, str | ssl.SSLContext)):
             raise ConfigurationError(
                 f"verify must be True, a path to a CA bundle or an ssl.SSLContext, got "
@@ -310,6 +314,8 @@ class ExternalAPI:
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """Return the TLS context for `verify`; None means the system default."""
+        import ssl
+
         if isinstance(self.verify, ssl.SSLContext):
             return self.verify
         if isinstance(self.verify, str):

@@ -30,6 +30,7 @@ from extapi_pandas.encode import run_parallel
 from extapi_pandas.errors import (
     ConfigurationError,
     ExtapiError,
+    ExtapiWarning,
     MappingError,
     PerProfileDataWarning,
 )
@@ -84,10 +85,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent)
-
-
-class ExtapiWarning(UserWarning):
-    """A response was used, but something about it deserves a look."""
 
 
 @dataclass

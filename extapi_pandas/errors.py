@@ -42,6 +42,7 @@ __all__ = [
     "ConnectError",
     "DecodeError",
     "ExtapiError",
+    "ExtapiWarning",
     "GuardError",
     "HTTPStatusError",
     "InvalidJSON",
@@ -216,6 +217,10 @@ class TransferError(ExtapiError):
     """The bulk file route failed to read, validate or join a file."""
 
     code = "transfer_failed"
+
+
+class ExtapiWarning(UserWarning):
+    """A response was used, but something about it deserves a look."""
 
 
 class PerProfileDataWarning(UserWarning):

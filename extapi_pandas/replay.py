@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import datetime as dt
@@ -370,6 +369,8 @@ class _LazyFetcher:
         self._factory = factory
         self._stack = contextlib.AsyncExitStack()
         self._fetcher: Fetcher | None = None
+        import asyncio
+
         self._lock = asyncio.Lock()
 
     async def fetch(self, request: CampaignRequest) -> Response:

@@ -11,7 +11,6 @@ import logging
 import os
 import re
 import secrets
-import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -23,6 +22,8 @@ from extapi_pandas.errors import ConfigurationError
 from extapi_pandas.redaction import Redactor, Secret, is_sensitive_name
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from extapi_pandas.activity import ExternalAPI
     from extapi_pandas.http.client import Response
     from extapi_pandas.plan import CampaignRequest
@@ -267,6 +268,8 @@ class _SQLiteStore:
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
+        import sqlite3  # loaded with the first SQLite cache, not at import
+
         with (
             contextlib.closing(
                 sqlite3.connect(self.path, timeout=_SQLITE_TIMEOUT_S)
@@ -284,6 +287,8 @@ class _SQLiteStore:
             )
         if not os.path.exists(self.path):
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        import sqlite3
+
         try:
             with self._connect() as connection:
                 return self._prepare(connection)
@@ -492,6 +497,8 @@ class CachingFetcher:
 
 
 def _read(store: CacheStore, key: str) -> CachedResponse | None:
+    import sqlite3
+
     try:
         return store.get(key, time.time())
     except (sqlite3.Error, OSError, ValueError) as exc:
@@ -522,6 +529,8 @@ def store_validated(
         return 0
     store = open_store(cache)
     stored = 0
+    import sqlite3
+
     for record in fresh:
         response = record.response
         assert response is not None
