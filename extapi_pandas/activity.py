@@ -35,8 +35,29 @@ Strings = Literal["category", "str"]
 Assign = Literal["broadcast", "lookup", "sequential"]
 
 
+class _TakesEnrichKeywords(type):
+    """Lets `ExternalAPI(url, ...)` take every keyword that `enrich` takes.
+
+    Guard fields such as `follow_redirects=True` are folded into `guard`, and an
+    unknown keyword raises `ConfigurationError` with the valid ones, as `enrich`
+    does, instead of the constructor's bare `TypeError`.
+    """
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        fields = {f.name for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+        if set(kwargs) <= fields:
+            return super().__call__(*args, **kwargs)
+        if len(args) > 1:
+            raise ConfigurationError(
+                "pass ExternalAPI's options as keywords after the URL, for example "
+                "ExternalAPI(url, columns={...}, follow_redirects=True)"
+            )
+        source = args[0] if args else kwargs.pop("url", None)
+        return build_api(source, kwargs)
+
+
 @dataclass(frozen=True, repr=False)
-class ExternalAPI:
+class ExternalAPI(metaclass=_TakesEnrichKeywords):
     """What to call once per campaign, and how to map the response to columns.
 
     Args:

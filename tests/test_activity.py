@@ -241,3 +241,28 @@ def test_keyword_overrides_definition(demo_api: DemoAPI) -> None:
 def test_invalid_definition_parts(factory: Callable[[], Any], pattern: str) -> None:
     with pytest.raises(ConfigurationError, match=pattern):
         factory()
+
+
+# The constructor takes the same keywords as enrich
+
+
+def test_constructor_folds_guard_keywords() -> None:
+    api = ExternalAPI(
+        "http://127.0.0.1:9/x",
+        columns={"v": "$.v"},
+        follow_redirects=True,
+        redirect_hosts=["localhost"],
+    )
+
+    assert api.guard.follow_redirects is True
+    assert api.guard.redirect_hosts == ("localhost",)
+
+
+def test_constructor_unknown_keyword_listed() -> None:
+    with pytest.raises(ConfigurationError, match=r"unknown option\(s\) 'colums'"):
+        ExternalAPI("http://127.0.0.1:9/x", colums={"v": "$.v"})
+
+
+def test_constructor_extra_positional_rejected() -> None:
+    with pytest.raises(ConfigurationError, match="as keywords after the URL"):
+        ExternalAPI("http://127.0.0.1:9/x", "GET", follow_redirects=True)
