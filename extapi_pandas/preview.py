@@ -253,6 +253,19 @@ class Preview:
             f"{self.response_bytes:,} bytes",
         ]
         lines.extend(f"  note: {note}" for note in self.notes)
+        declared = self._options.get("columns")
+        if declared:
+            # The call's own columns come first; the inferred ones are a suggestion.
+            lines.append("  columns, as declared:")
+            lines.extend(
+                f"    {name}: {spec.path if isinstance(spec, Column) else spec}"
+                for name, spec in declared.items()
+            )
+            lines.append(
+                f"  inferred from the response: {len(self.inferred)} column(s), "
+                "in .mapping"
+            )
+            return "\n".join(lines)
         lines.append("  columns:")
         lines.extend(
             f"    {column.name}: {column.path} ({column.dtype})"

@@ -411,7 +411,8 @@ def test_preview_prints_call(
     assert status == 0
     assert "Preview of campaign 'CMP-FR-01'" in out
     assert "/offers?market=FR -> HTTP 200" in out
-    assert "offers_0_name: $.offers[0].name (string)" in out
+    assert "columns, as declared:" in out
+    assert "inferred from the response: " in out
     assert "offer" in out.splitlines()[-2]
 
 

@@ -664,3 +664,20 @@ def test_preview_without_cache_from_network(offers_server: BackgroundServer) -> 
 
     assert result.response_source == "network"
     assert " in " in repr(result).splitlines()[0]
+
+
+def test_repr_shows_declared_columns(demo_api: DemoAPI) -> None:
+    result = AUDIENCE.extapi.preview(
+        demo_api.url("/offers"),
+        params={"market": "{market}"},
+        campaign="campaign_id",
+        columns={"offer": "$.offers[0].name", "price": Column("$.offers[0].price")},
+    )
+
+    lines = repr(result).splitlines()
+    assert lines[1:4] == [
+        "  columns, as declared:",
+        "    offer: $.offers[0].name",
+        "    price: $.offers[0].price",
+    ]
+    assert lines[4].startswith("  inferred from the response: ")
