@@ -146,7 +146,7 @@ class ExtapiAccessor:
 
         The call goes through the same plan, guard rails and fetch code as `enrich`.
         As in `enrich`, a recording in replay mode or a live cache entry serves
-        the response without a request, and `Preview.response_source` says which.
+        the response without a request, and `Preview.response_source` names the source.
         A preview writes neither the recording nor the cache. `columns=` may be
         left out: the preview infers a mapping from the response.
 

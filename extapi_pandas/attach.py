@@ -8,6 +8,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from extapi_pandas.encode import code_dtype
 from extapi_pandas.errors import AttachError
 
 __all__ = [
@@ -73,7 +74,7 @@ def broadcast_rows(
     `row_of_campaign[c]` is campaign c's row in the small frame, or -1 when the
     campaign failed or was skipped; rows with code -1 get -1.
     """
-    table = np.append(row_of_campaign, -1).astype(_index_dtype(len(row_of_campaign)))
+    table = np.append(row_of_campaign, -1).astype(code_dtype(len(row_of_campaign)))
     rows: np.ndarray[Any, Any] = table[codes]
     return rows
 
@@ -193,7 +194,7 @@ def take_column(
         # Categories in pandas' default "str" dtype survive a Parquet round trip
         # unchanged, which "string" categories do not.
         categories = categories.astype("str")
-        table = np.append(value_codes, -1).astype(_index_dtype(len(categories)))
+        table = np.append(value_codes, -1).astype(code_dtype(len(categories)))
         return pd.Categorical.from_codes(
             gather(table), categories=categories, validate=False
         )
@@ -304,13 +305,6 @@ def assemble(audience: pd.DataFrame, new_columns: Mapping[str, Any]) -> pd.DataF
         # them is safe.
         result[name] = pd.Series(values, index=audience.index, copy=False)
     return result
-
-
-def _index_dtype(size: int) -> type[np.signedinteger[Any]]:
-    for dtype in (np.int8, np.int16, np.int32):
-        if size < np.iinfo(dtype).max:
-            return dtype
-    return np.int64
 
 
 def _check_key_dtypes(

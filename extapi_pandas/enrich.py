@@ -457,7 +457,7 @@ def _rows_for_audience(
     """Return the small-frame row for each audience row (-1 for none).
 
     A broadcast returns the campaign codes and, as second item, the row of each
-    campaign (see `take_column`'s `via`); the other modes return full rows and None.
+    campaign (see `take_column`'s `via`). The other modes return full rows and None.
     """
     codes = plan.grouping.codes
     campaigns = np.asarray(row_campaigns, dtype=np.int64)

@@ -506,7 +506,7 @@ HEADER_ONLY_PARTS = {
 
 
 # pyarrow's dictionary_encode drops zero-length chunks, such as the empty chunk of a
-# header-only CSV part; the pyarrow matcher must still split file and audience keys
+# header-only CSV part. The pyarrow matcher must still split file and audience keys
 # at the right row.
 @pytest.mark.parametrize("dtype", AUDIENCE_DTYPES)
 @pytest.mark.parametrize("position", list(HEADER_ONLY_PARTS))

@@ -133,7 +133,7 @@ def check_key_dtypes(
         if audience_kind == "other":
             inferred = pd.api.types.infer_dtype(series, skipna=True)
             raise TransferError(
-                f"audience column {audience_column!r} holds values of mixed or "
+                f"audience column {audience_column!r} contains values of mixed or "
                 f"unsupported types ({series.dtype}, inferred as {inferred!r}), so "
                 f"its keys cannot be matched with file column {file_column!r}. Cast "
                 f"the audience column to one type, for example "
@@ -233,7 +233,7 @@ class ArrowKeyMatcher(KeyMatcher):
     def __init__(self, audience_keys: pd.Series, flush_rows: int) -> None:
         self._audience = _arrow_text(audience_keys)
         self._sample_from = audience_keys
-        # Groups number distinct audience keys, so int32 holds them for any
+        # Groups number distinct audience keys, so int32 fits them for any
         # audience shorter than 2**31 rows, at half the memory of int64.
         self._group_dtype = np.int32 if len(audience_keys) < 2**31 else np.int64
         self.codes = np.full(len(audience_keys), -1, dtype=self._group_dtype)
